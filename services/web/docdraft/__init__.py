@@ -1,0 +1,73 @@
+"""docdraft: sponsors write prompts, GPT-2 drafts, editors review."""
+
+import logging
+import os
+
+from flask import Flask
+
+from .config import load_config
+from .extensions import csrf, db, login_manager, migrate
+
+
+def create_app(test_config=None):
+    """Application factory: config, extensions, blueprints, errors, commands."""
+    app = Flask(__name__, instance_path=os.environ.get("INSTANCE_PATH"))
+    os.makedirs(app.instance_path, exist_ok=True)
+    app.config.from_mapping(load_config(app.instance_path, test_config))
+    configure_logging(app)
+    register_extensions(app)
+    register_blueprints(app)
+    register_errorhandlers(app)
+    register_commands(app)
+    return app
+
+
+def configure_logging(app):
+    if not logging.getLogger().handlers:
+        logging.basicConfig(
+            level=logging.INFO,
+            format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        )
+
+
+def register_extensions(app):
+    from . import security
+    from .jobs import dispatch
+    from .models import User
+
+    db.init_app(app)
+    migrate.init_app(
+        app,
+        db,
+        directory=os.path.join(app.root_path, "..", "migrations"),
+        render_as_batch=True,  # SQLite can only alter tables by copying them
+    )
+    csrf.init_app(app)
+    login_manager.init_app(app)
+    login_manager.login_view = "auth.login"
+    login_manager.session_protection = "strong"
+    login_manager.user_loader(lambda user_id: db.session.get(User, int(user_id)))
+    security.init_app(app)
+    dispatch.init_app(app)
+
+
+def register_blueprints(app):
+    from . import admin, auth, editor, main, sponsor
+
+    app.register_blueprint(auth.bp)
+    app.register_blueprint(main.bp)
+    app.register_blueprint(admin.bp, url_prefix="/admin")
+    app.register_blueprint(sponsor.bp, url_prefix="/sponsor")
+    app.register_blueprint(editor.bp, url_prefix="/editor")
+
+
+def register_errorhandlers(app):
+    from . import errors
+
+    errors.init_app(app)
+
+
+def register_commands(app):
+    from . import cli
+
+    cli.init_app(app)

@@ -1,0 +1,64 @@
+"""Who may enter where: role guards for blueprints and the one ownership query.
+
+Every view that touches a document gets it through `get_document_for`, so a
+forgotten filter cannot expose someone else's document (an IDOR).
+"""
+
+import logging
+
+from flask import abort, request
+from flask_login import current_user
+from sqlalchemy import select
+
+from .extensions import db, login_manager
+from .models import Document, Retention, Role
+
+log = logging.getLogger("docdraft.access")
+
+
+def deny(reason):
+    """Log a denied request and answer 403."""
+    log.warning(
+        "denied %s %s to user %s: %s",
+        request.method,
+        request.path,
+        getattr(current_user, "id", None),
+        reason,
+    )
+    abort(403)
+
+
+def check_approved(*roles):
+    """Let through only logged-in, approved users holding one of `roles`."""
+    if not current_user.is_authenticated:
+        return login_manager.unauthorized()
+    if not current_user.is_approved:
+        deny(f"account {current_user.status.value}")
+    if roles and current_user.role not in roles:
+        deny(f"role {current_user.role.value} not in {[r.value for r in roles]}")
+    return None
+
+
+def guard_blueprint(blueprint, *roles):
+    """Apply `check_approved(*roles)` before every view of `blueprint`."""
+    blueprint.before_request(lambda: check_approved(*roles))
+
+
+def documents_visible_to(user):
+    """A select of the documents `user` may see: own for sponsors, assigned for editors."""
+    query = select(Document)
+    if user.role == Role.sponsor:
+        return query.where(Document.sponsor_id == user.id)
+    if user.role == Role.editor:
+        return query.join(Retention).where(Retention.editor_id == user.id)
+    return query.where(False)
+
+
+def get_document_for(user, document_id):
+    """The document if `user` may see it, else 404 (never reveal that it exists)."""
+    document = db.session.scalar(
+        documents_visible_to(user).where(Document.id == document_id)
+    )
+    if document is None:
+        abort(404)
+    return document

@@ -1,0 +1,80 @@
+"""Command-line entry points: `flask create-admin`, `flask seed-demo`, `flask serve`."""
+
+import os
+import secrets
+
+import click
+from flask import current_app
+from flask.cli import with_appcontext
+
+from .extensions import db
+from .models import Role, UserStatus
+from .passwords import PASSWORD_MAX, PASSWORD_MIN, is_common_password
+from .services.users import EmailTaken, create_admin, find_user_by_email, signup_user
+
+DEMO_USERS = (
+    ("sponsor@demo.local", "Demo Sponsor", Role.sponsor),
+    ("editor@demo.local", "Demo Editor", Role.editor),
+)
+
+
+def init_app(app):
+    app.cli.add_command(create_admin_command)
+    app.cli.add_command(seed_demo_command)
+    app.cli.add_command(serve_command)
+
+
+def _check_password(password):
+    if not PASSWORD_MIN <= len(password) <= PASSWORD_MAX:
+        raise click.BadParameter(
+            f"must be {PASSWORD_MIN} to {PASSWORD_MAX} characters", param_hint="password"
+        )
+    if is_common_password(password):
+        raise click.BadParameter("is too common", param_hint="password")
+
+
+@click.command("create-admin")
+@click.option("--email", required=True)
+@click.option("--name", required=True)
+@with_appcontext
+def create_admin_command(email, name):
+    """Create an admin; the password comes from ADMIN_PASSWORD or a prompt."""
+    password = os.environ.get("ADMIN_PASSWORD") or click.prompt(
+        "Password", hide_input=True, confirmation_prompt=True
+    )
+    _check_password(password)
+    try:
+        admin = create_admin(email, name, password)
+    except EmailTaken:
+        raise click.ClickException(f"an account for {email} already exists")
+    click.echo(f"Admin {admin.email} created.")
+
+
+@click.command("seed-demo")
+@with_appcontext
+def seed_demo_command():
+    """Development only: an approved demo sponsor and editor, with fresh passwords."""
+    if current_app.config["APP_ENV"] == "production":
+        raise click.ClickException("seed-demo is for development only")
+    for email, name, role in DEMO_USERS:
+        if find_user_by_email(email):
+            click.echo(f"demo {role.value}: {email} (exists; password unchanged)")
+            continue
+        password = secrets.token_urlsafe(9)
+        user = signup_user(role, name, email, password, "Demo")
+        user.status = UserStatus.approved
+        db.session.commit()
+        click.echo(f"demo {role.value}: {email} password {password}")
+
+
+@click.command("serve")
+@click.option("--port", default=lambda: int(os.environ.get("PORT", 5000)))
+@with_appcontext
+def serve_command(port):
+    """Development server on 127.0.0.1 with the in-process worker started."""
+    from .jobs import dispatch
+
+    worker = dispatch.backend()
+    if hasattr(worker, "start"):
+        worker.start()  # recover queued jobs and warm the model up now
+    current_app.run(host="127.0.0.1", port=port, use_reloader=False, threaded=True)

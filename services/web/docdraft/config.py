@@ -1,0 +1,96 @@
+"""Settings, read from the environment when the app is created (never at import)."""
+
+import os
+import secrets
+from pathlib import Path
+
+# Keys that have been published somewhere (tutorials, our own .env.dev) and so
+# protect nothing; production refuses them outright.
+KNOWN_WEAK_SECRETS = {
+    "dev",
+    "secret",
+    "changeme",
+    "change-me",
+    "development-only-not-secret",
+    "you-will-never-guess",
+}
+MIN_SECRET_LENGTH = 32
+DEFAULT_DB_PASSWORDS = {"postgres", "password", "hello_flask", "changeme", "secret"}
+
+
+class ConfigError(RuntimeError):
+    """The environment asks for something unsafe or impossible."""
+
+
+def load_config(instance_path, overrides=None):
+    """Build the config mapping from the environment, then apply `overrides`."""
+    env = os.environ
+    app_env = (overrides or {}).get("APP_ENV") or env.get("APP_ENV", "development")
+    config = {
+        "APP_ENV": app_env,
+        "SECRET_KEY": env.get("SECRET_KEY"),
+        "SQLALCHEMY_DATABASE_URI": normalize_database_url(
+            env.get("DATABASE_URL")
+            or f"sqlite:///{Path(instance_path) / 'docdraft.sqlite3'}"
+        ),
+        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+        # inprocess: a worker thread in this process; celery: Redis + worker
+        # processes; manual: nothing runs jobs until asked (tests).
+        "JOB_BACKEND": env.get("JOB_BACKEND", "inprocess"),
+        "TEXTGEN_MODEL": env.get("TEXTGEN_MODEL") or None,
+        "TEXTGEN_WARMUP": env.get("TEXTGEN_WARMUP", "1") != "0",
+        "WTF_CSRF_TIME_LIMIT": None,
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        "REMEMBER_COOKIE_HTTPONLY": True,
+        "REMEMBER_COOKIE_SAMESITE": "Lax",
+        "SEED_DEMO_USERS": env.get("SEED_DEMO_USERS", "0") == "1",
+    }
+    if app_env == "production":
+        config["SESSION_COOKIE_SECURE"] = True
+        config["REMEMBER_COOKIE_SECURE"] = True
+    config.update(overrides or {})
+    if not config["SECRET_KEY"] and app_env != "production":
+        config["SECRET_KEY"] = _development_secret(instance_path)
+    if app_env == "production":
+        check_production_config(config)
+    return config
+
+
+def normalize_database_url(url):
+    """Point plain PostgreSQL URLs at the psycopg 3 driver we install."""
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url
+
+
+def check_production_config(config):
+    """Refuse to run production with a weak key, debug on or default credentials."""
+    key = config.get("SECRET_KEY") or ""
+    if len(key) < MIN_SECRET_LENGTH or key.lower() in KNOWN_WEAK_SECRETS:
+        raise ConfigError(
+            f"SECRET_KEY must be set to a random value of at least "
+            f"{MIN_SECRET_LENGTH} characters in production "
+            "(python -c 'import secrets; print(secrets.token_urlsafe(48))')."
+        )
+    if config.get("DEBUG"):
+        raise ConfigError("DEBUG must be off in production.")
+    uri = config["SQLALCHEMY_DATABASE_URI"]
+    if uri.startswith("sqlite"):
+        return
+    from sqlalchemy.engine import make_url
+
+    password = make_url(uri).password
+    if not password or password.lower() in DEFAULT_DB_PASSWORDS:
+        raise ConfigError("DATABASE_URL must use a non-default database password.")
+
+
+def _development_secret(instance_path):
+    """A random key kept in instance/, so dev sessions survive a restart."""
+    path = Path(instance_path) / "secret_key"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(secrets.token_urlsafe(48))
+        path.chmod(0o600)
+    return path.read_text().strip()

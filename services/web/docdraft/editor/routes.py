@@ -1,0 +1,37 @@
+"""Editors review the documents assigned to them and revise them."""
+
+from flask import flash, redirect, render_template, url_for
+from flask_login import current_user
+
+from ..access import documents_visible_to, get_document_for, guard_blueprint
+from ..extensions import db
+from ..forms import EditorDocumentForm
+from ..models import Document, Role
+from ..services.documents import update_document
+from ..views import form_status, render_document_page, saved_message
+from . import bp
+
+guard_blueprint(bp, Role.editor)
+
+
+@bp.get("/documents")
+def documents():
+    query = documents_visible_to(current_user).order_by(Document.updated_at.desc())
+    return render_template(
+        "documents/list.html", documents=db.session.scalars(query).all()
+    )
+
+
+@bp.route("/documents/<int:document_id>", methods=["GET", "POST"])
+def document(document_id):
+    document = get_document_for(current_user, document_id)
+    form = EditorDocumentForm(
+        data={"document_name": document.name, "document_body": document.body}
+    )
+    if form.validate_on_submit():
+        revision = update_document(
+            document, current_user, form.document_name.data, form.document_body.data
+        )
+        flash(saved_message(revision))
+        return redirect(url_for("editor.document", document_id=document.id))
+    return render_document_page(document, form), form_status(form)

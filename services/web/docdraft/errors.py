@@ -1,0 +1,48 @@
+"""Plain error pages: no tracebacks, a request id to quote for a 500."""
+
+import logging
+import uuid
+
+from flask import render_template
+from flask_wtf.csrf import CSRFError
+from sqlalchemy.exc import OperationalError
+
+log = logging.getLogger("docdraft.errors")
+MESSAGES = {
+    400: "The request could not be understood (it may have expired; reload the "
+    "page and try again).",
+    403: "You do not have access to this page.",
+    404: "There is nothing here.",
+    405: "That method is not allowed here.",
+    503: "The service is briefly unavailable. Please try again in a moment.",
+}
+
+
+def init_app(app):
+    for code in MESSAGES:
+        app.register_error_handler(code, _render_error)
+    app.register_error_handler(CSRFError, _csrf_error)
+    app.register_error_handler(OperationalError, _database_unavailable)
+    app.register_error_handler(500, _internal_error)
+
+
+def _render_error(error):
+    code = getattr(error, "code", 500)
+    return render_template("errors/error.html", code=code, message=MESSAGES[code]), code
+
+
+def _csrf_error(error):
+    log.warning("CSRF check failed: %s", error.description)
+    return render_template("errors/error.html", code=400, message=MESSAGES[400]), 400
+
+
+def _database_unavailable(error):
+    log.error("database unavailable: %s", str(error).splitlines()[0])
+    return render_template("errors/error.html", code=503, message=MESSAGES[503]), 503
+
+
+def _internal_error(error):
+    request_id = uuid.uuid4().hex[:12]
+    log.error("request %s failed", request_id, exc_info=getattr(error, "original_exception", error))
+    message = f"Something went wrong on our side. Request id: {request_id}."
+    return render_template("errors/error.html", code=500, message=message), 500

@@ -1,0 +1,1 @@
+"""Generation jobs: the database records them, a backend delivers them."""

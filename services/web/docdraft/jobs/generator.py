@@ -1,0 +1,34 @@
+"""The text generator a worker process uses, loaded once per process."""
+
+import logging
+import threading
+
+from flask import current_app
+
+log = logging.getLogger("docdraft.jobs")
+EXTENSION_KEY = "docdraft.generator"
+_lock = threading.Lock()
+
+
+def get_generator(app=None):
+    """The app's generator, loading the configured model on first use.
+
+    Raises textgen.ModelLoadError (one clear line) when the model is unusable.
+    """
+    app = app or current_app._get_current_object()
+    with _lock:
+        generator = app.extensions.get(EXTENSION_KEY)
+        if generator is None:
+            generator = _load(app)
+            app.extensions[EXTENSION_KEY] = generator
+    return generator
+
+
+def _load(app):
+    # Imported here: TensorFlow is heavy and the web processes never need it.
+    from textgen import Generator, resolve_model_reference
+
+    reference = resolve_model_reference(app.config["TEXTGEN_MODEL"])
+    generator = Generator.load(reference, warmup=app.config["TEXTGEN_WARMUP"])
+    log.info("generator ready: %s", generator.info.name)
+    return generator

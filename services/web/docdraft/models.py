@@ -1,0 +1,176 @@
+"""Database models: users, documents, retentions, revisions and autodocs.
+
+A document's history is a list of revisions (the body as it was saved). Each
+revision owns exactly one autodoc: the generation job and, once it is done, the
+text GPT-2 wrote. The autodoc row *is* the job record; queues only deliver ids.
+"""
+
+import enum
+from datetime import datetime, timezone
+
+from flask_login import UserMixin
+from sqlalchemy import JSON, DateTime, Enum, ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from .extensions import db
+
+NAME_MAX = 120
+EMAIL_MAX = 254
+ORGANIZATION_MAX = 120
+DOCUMENT_NAME_MAX = 200
+DOCUMENT_BODY_MAX = 5000
+ERROR_MAX = 2000
+
+
+# Every timestamp is stored as UTC, with its zone where the database keeps one.
+Timestamp = DateTime(timezone=True)
+
+
+def utcnow():
+    """Aware UTC now; a callable so each row gets its own timestamp."""
+    return datetime.now(timezone.utc)
+
+
+class Role(str, enum.Enum):
+    sponsor = "sponsor"
+    editor = "editor"
+    admin = "admin"
+
+
+class UserStatus(str, enum.Enum):
+    pending = "pending"
+    approved = "approved"
+    rejected = "rejected"
+
+
+class JobStatus(str, enum.Enum):
+    queued = "queued"
+    running = "running"
+    done = "done"
+    failed = "failed"
+
+
+def _enum(enum_class, name):
+    return Enum(enum_class, name=name, native_enum=False, length=16)
+
+
+class User(UserMixin, db.Model):
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(NAME_MAX))
+    email: Mapped[str] = mapped_column(String(EMAIL_MAX), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(256))
+    organization: Mapped[str] = mapped_column(String(ORGANIZATION_MAX), default="")
+    role: Mapped[Role] = mapped_column(_enum(Role, "user_role"), index=True)
+    status: Mapped[UserStatus] = mapped_column(
+        _enum(UserStatus, "user_status"), default=UserStatus.pending, index=True
+    )
+    created_at: Mapped[datetime] = mapped_column(Timestamp, default=utcnow)
+    status_changed_at: Mapped[datetime | None] = mapped_column(Timestamp)
+
+    def set_password(self, password):
+        # werkzeug's default is scrypt (n=2**15): deliberately slow.
+        self.password_hash = generate_password_hash(password)
+
+    def check_password(self, password):
+        return check_password_hash(self.password_hash, password)
+
+    @property
+    def is_approved(self):
+        return self.status == UserStatus.approved
+
+    def __repr__(self):
+        return f"<User {self.id} {self.role.value} {self.status.value}>"
+
+
+class Document(db.Model):
+    __tablename__ = "documents"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    sponsor_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    name: Mapped[str] = mapped_column(String(DOCUMENT_NAME_MAX))
+    body: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(Timestamp, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(Timestamp, default=utcnow, onupdate=utcnow)
+
+    sponsor: Mapped[User] = relationship(foreign_keys=[sponsor_id])
+    retention: Mapped["Retention"] = relationship(
+        back_populates="document", uselist=False, cascade="all, delete-orphan"
+    )
+    revisions: Mapped[list["Revision"]] = relationship(
+        back_populates="document",
+        order_by="Revision.number.desc()",
+        cascade="all, delete-orphan",
+    )
+
+    @property
+    def editor(self):
+        return self.retention.editor if self.retention else None
+
+    @property
+    def latest_revision(self):
+        return self.revisions[0] if self.revisions else None
+
+
+class Retention(db.Model):
+    """Which editor is assigned to a document; one at a time."""
+
+    __tablename__ = "retentions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    document_id: Mapped[int] = mapped_column(ForeignKey("documents.id"), unique=True)
+    sponsor_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    editor_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    assigned_at: Mapped[datetime] = mapped_column(Timestamp, default=utcnow)
+
+    document: Mapped[Document] = relationship(back_populates="retention")
+    editor: Mapped[User] = relationship(foreign_keys=[editor_id])
+
+
+class Revision(db.Model):
+    """One saved state of a document's body; numbered 1, 2, 3... per document."""
+
+    __tablename__ = "revisions"
+    __table_args__ = (UniqueConstraint("document_id", "number"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    document_id: Mapped[int] = mapped_column(ForeignKey("documents.id"), index=True)
+    number: Mapped[int]
+    name: Mapped[str] = mapped_column(String(DOCUMENT_NAME_MAX))
+    body: Mapped[str] = mapped_column(Text)
+    author_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(Timestamp, default=utcnow)
+
+    document: Mapped[Document] = relationship(back_populates="revisions")
+    author: Mapped[User] = relationship()
+    autodoc: Mapped["Autodoc"] = relationship(
+        back_populates="revision", uselist=False, cascade="all, delete-orphan"
+    )
+
+
+class Autodoc(db.Model):
+    """The generation job for one revision, and the machine text it produced."""
+
+    __tablename__ = "autodocs"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    revision_id: Mapped[int] = mapped_column(ForeignKey("revisions.id"), unique=True)
+    status: Mapped[JobStatus] = mapped_column(
+        _enum(JobStatus, "job_status"), default=JobStatus.queued, index=True
+    )
+    text: Mapped[str | None] = mapped_column(Text)
+    error: Mapped[str | None] = mapped_column(String(ERROR_MAX))
+    model_name: Mapped[str | None] = mapped_column(String(200))
+    settings: Mapped[dict | None] = mapped_column(JSON)
+    attempts: Mapped[int] = mapped_column(default=0)
+    queued_at: Mapped[datetime] = mapped_column(Timestamp, default=utcnow, index=True)
+    started_at: Mapped[datetime | None] = mapped_column(Timestamp)
+    finished_at: Mapped[datetime | None] = mapped_column(Timestamp)
+
+    revision: Mapped[Revision] = relationship(back_populates="autodoc")
+
+    @property
+    def is_pending(self):
+        return self.status in (JobStatus.queued, JobStatus.running)

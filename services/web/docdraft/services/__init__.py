@@ -1,0 +1,1 @@
+"""Business operations. Views call these; each owns its transaction."""

@@ -1,0 +1,105 @@
+"""Signing up, logging in, and admins deciding who gets in."""
+
+import logging
+
+from sqlalchemy import func, select
+from werkzeug.security import generate_password_hash
+
+from ..extensions import db
+from ..models import Role, User, UserStatus, utcnow
+
+log = logging.getLogger("docdraft.users")
+
+SIGNUP_ROLES = (Role.sponsor, Role.editor)
+
+# Checked against when the email is unknown, so that a failed login costs the
+# same scrypt time whether or not the account exists.
+_DUMMY_HASH = generate_password_hash("not-a-real-password")
+
+
+class EmailTaken(ValueError):
+    """An account with this email already exists."""
+
+
+def normalize_email(email):
+    return (email or "").strip().lower()
+
+
+def find_user_by_email(email):
+    return db.session.scalar(
+        select(User).where(func.lower(User.email) == normalize_email(email))
+    )
+
+
+def signup_user(role, name, email, password, organization):
+    """Create a pending sponsor or editor. Status is never taken from input."""
+    if role not in SIGNUP_ROLES:
+        raise ValueError(f"cannot sign up as {role}")
+    if find_user_by_email(email):
+        raise EmailTaken(email)
+    user = User(
+        role=role,
+        status=UserStatus.pending,
+        name=name.strip(),
+        email=normalize_email(email),
+        organization=organization.strip(),
+    )
+    user.set_password(password)
+    db.session.add(user)
+    db.session.commit()
+    log.info("signup user=%s role=%s", user.id, role.value)
+    return user
+
+
+def authenticate(email, password):
+    """The user whose email and password match, or None (in constant-ish time)."""
+    user = find_user_by_email(email)
+    if user is None:
+        User(password_hash=_DUMMY_HASH).check_password(password)
+        return None
+    return user if user.check_password(password) else None
+
+
+def set_user_status(admin, user, status):
+    """Approve or reject `user` (reversible); admins' own status is fixed."""
+    if user.role == Role.admin:
+        raise ValueError("admins cannot be approved or rejected")
+    user.status = status
+    user.status_changed_at = utcnow()
+    db.session.commit()
+    log.info("admin=%s set user=%s status=%s", admin.id, user.id, status.value)
+
+
+def create_admin(email, name, password):
+    """Create an approved admin (the CLI's job; no web route makes admins)."""
+    if find_user_by_email(email):
+        raise EmailTaken(email)
+    admin = User(
+        role=Role.admin,
+        status=UserStatus.approved,
+        name=name.strip(),
+        email=normalize_email(email),
+        organization="",
+    )
+    admin.set_password(password)
+    db.session.add(admin)
+    db.session.commit()
+    return admin
+
+
+def approved_editors():
+    """Editors a sponsor may assign: approved ones only."""
+    return db.session.scalars(
+        select(User)
+        .where(User.role == Role.editor, User.status == UserStatus.approved)
+        .order_by(User.name, User.id)
+    ).all()
+
+
+def users_by_status():
+    """All users grouped by status, pending first, for the admin page."""
+    users = db.session.scalars(select(User).order_by(User.created_at, User.id))
+    groups = {status: [] for status in UserStatus}
+    for user in users:
+        groups[user.status].append(user)
+    return groups

@@ -1,0 +1,5 @@
+from flask import Blueprint
+
+bp = Blueprint("sponsor", __name__)
+
+from . import routes  # noqa: E402,F401  (routes register themselves on bp)

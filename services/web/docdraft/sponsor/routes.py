@@ -1,0 +1,80 @@
+"""Sponsors create documents, assign an editor, and revise their prompts."""
+
+from flask import flash, redirect, render_template, url_for
+from flask_login import current_user
+
+from ..access import documents_visible_to, get_document_for, guard_blueprint
+from ..extensions import db
+from ..forms import SponsorDocumentForm
+from ..models import Document, Role
+from ..services.documents import InvalidEditor, create_document, update_document
+from ..services.users import approved_editors
+from ..views import form_status, render_document_page, saved_message
+from . import bp
+
+guard_blueprint(bp, Role.sponsor)
+
+
+@bp.get("/documents")
+def documents():
+    query = documents_visible_to(current_user).order_by(Document.updated_at.desc())
+    return render_template(
+        "documents/list.html", documents=db.session.scalars(query).all()
+    )
+
+
+@bp.route("/documents/new", methods=["GET", "POST"])
+def new_document():
+    form = SponsorDocumentForm()
+    form.set_editor_choices(approved_editors())
+    if form.validate_on_submit():
+        try:
+            document = create_document(
+                current_user,
+                form.document_name.data,
+                form.document_body.data,
+                form.editor_id.data,
+            )
+        except InvalidEditor as error:
+            db.session.rollback()
+            form.editor_id.errors.append(str(error))
+        else:
+            flash("Document created; the machine text is being written.")
+            return redirect(url_for("sponsor.document", document_id=document.id))
+    return render_template("sponsor/new.html", form=form), form_status(form)
+
+
+@bp.route("/documents/<int:document_id>", methods=["GET", "POST"])
+def document(document_id):
+    document = get_document_for(current_user, document_id)
+    form = SponsorDocumentForm(
+        data={
+            "document_name": document.name,
+            "document_body": document.body,
+            "editor_id": document.retention.editor_id,
+        }
+    )
+    form.set_editor_choices(_assignable_editors(document))
+    if form.validate_on_submit():
+        try:
+            revision = update_document(
+                document,
+                current_user,
+                form.document_name.data,
+                form.document_body.data,
+                form.editor_id.data,
+            )
+        except InvalidEditor as error:
+            db.session.rollback()
+            form.editor_id.errors.append(str(error))
+        else:
+            flash(saved_message(revision))
+            return redirect(url_for("sponsor.document", document_id=document.id))
+    return render_document_page(document, form), form_status(form)
+
+
+def _assignable_editors(document):
+    """Approved editors, plus the current one so an unchanged save stays valid."""
+    editors = approved_editors()
+    current = document.retention.editor
+    return editors if current in editors else [current, *editors]

@@ -1,0 +1,50 @@
+"""Pieces shared by the sponsor's and the editor's document views."""
+
+from flask import render_template
+
+from .forms import ActionForm
+
+
+def form_status(form):
+    """HTTP status for a form page: 400 when a submitted form was refused."""
+    return 400 if form.is_submitted() and form.errors else 200
+
+
+def saved_message(revision):
+    if revision is None:
+        return "Saved. The prompt did not change, so no new text was requested."
+    return f"Saved revision {revision.number}; the machine text is being written."
+
+
+def render_document_page(document, form):
+    """The document, its revisions with their machine text, and the edit form."""
+    return render_template(
+        "documents/detail.html",
+        document=document,
+        form=form,
+        action_form=ActionForm(),
+    )
+
+
+def isoformat(moment):
+    """ISO 8601 in UTC; SQLite hands back naive datetimes that are UTC."""
+    if moment is None:
+        return None
+    if moment.tzinfo is None:
+        return moment.isoformat() + "Z"
+    return moment.isoformat().replace("+00:00", "Z")
+
+
+def status_payload(document):
+    """The latest revision's job, as /documents/<id>/status.json reports it."""
+    revision = document.latest_revision
+    autodoc = revision.autodoc
+    return {
+        "document_id": document.id,
+        "revision": revision.number,
+        "status": autodoc.status.value,
+        "text": autodoc.text,
+        "error": autodoc.error,
+        "queued_at": isoformat(autodoc.queued_at),
+        "finished_at": isoformat(autodoc.finished_at),
+    }
