@@ -1,0 +1,124 @@
+"""The Generator: load once, then generate continuations for lists of prompts."""
+
+from __future__ import annotations
+
+import logging
+import time
+
+import numpy as np
+
+from . import loading
+from .eager import strip_after_eos
+from .program import BeamProgram
+from .prompts import PreparedPrompt, prepare_prompt, usable_buckets
+from .settings import GenerationSettings
+
+log = logging.getLogger("textgen")
+
+# Compiled batch sizes: a lone job runs alone, waiting jobs run 8 at a time
+# (fewer are padded up to 8 with copies; each size is one more compile).
+DEFAULT_BATCH_SIZES = (1, 8)
+
+
+class Generator:
+    """A loaded model plus its compiled generation programs."""
+
+    def __init__(self, tokenizer, model, info: loading.ModelInfo,
+                 settings: GenerationSettings | None = None, *,
+                 batch_sizes: tuple[int, ...] = DEFAULT_BATCH_SIZES, jit: bool = True):
+        self.tokenizer = tokenizer
+        self.model = model
+        self.info = info
+        self.settings = settings or GenerationSettings()
+        self.batch_sizes = tuple(sorted(set(batch_sizes)))
+        self.jit = jit
+        self.eos_id = int(model.config.eos_token_id)
+        self.buckets = usable_buckets(self.settings, int(model.config.n_positions))
+        self._programs: dict[tuple[int, int], BeamProgram] = {}
+
+    @classmethod
+    def load(cls, reference: str | None = None, settings: GenerationSettings | None = None,
+             warmup: bool = True, **options) -> Generator:
+        """Resolve, load (once) and, with `warmup`, compile every program now.
+
+        Raises ModelLoadError (one clear line) if the model cannot be loaded.
+        `options` go to the constructor (batch_sizes, jit).
+        """
+        reference = loading.resolve_model_reference(reference)
+        tokenizer, model, info = loading.load(reference)
+        try:
+            generator = cls(tokenizer, model, info, settings, **options)
+        except ValueError as exc:
+            raise loading.ModelLoadError(f"{info.name}: {exc}") from exc
+        if warmup:
+            generator.warmup()
+        return generator
+
+    def program(self, bucket: int, batch_size: int) -> BeamProgram:
+        """The (cached) program for one bucket and batch size."""
+        key = (bucket, batch_size)
+        if key not in self._programs:
+            self._programs[key] = BeamProgram(self.model, self.settings, bucket, batch_size,
+                                              self.eos_id, jit=self.jit)
+        return self._programs[key]
+
+    def warmup(self) -> float:
+        """Compile every (bucket, batch size) program; return the seconds spent."""
+        start = time.perf_counter()
+        for bucket in self.buckets:
+            for batch_size in self.batch_sizes:
+                tick = time.perf_counter()
+                # Not EOS: generate() would warn about right padding.
+                token = (self.eos_id + 1) % int(self.model.config.vocab_size)
+                prompt = PreparedPrompt(ids=(token,), bucket=bucket)
+                self._run(bucket, [prompt] * batch_size)
+                log.info("compiled bucket %d, batch %d in %.1f s", bucket, batch_size,
+                         time.perf_counter() - tick)
+        return time.perf_counter() - start
+
+    def prepare(self, prompt: str) -> PreparedPrompt:
+        """Validate, tokenize, truncate and bucket one prompt."""
+        return prepare_prompt(self.tokenizer, prompt, self.buckets)
+
+    def generate(self, prompts: list[str]) -> list[str]:
+        """The continuation (prompt excluded, never empty) of every prompt, in order."""
+        return [self.tokenizer.decode(ids, skip_special_tokens=True)
+                for ids in self.generate_ids(prompts)]
+
+    def generate_ids(self, prompts: list[str]) -> list[list[int]]:
+        """New token ids per prompt; prompts of one bucket run batched together."""
+        if isinstance(prompts, str):
+            raise TypeError("generate() takes a list of prompts, not a string")
+        prepared = [self.prepare(prompt) for prompt in prompts]
+        results: list[list[int] | None] = [None] * len(prepared)
+        for bucket in sorted({p.bucket for p in prepared}):
+            members = [i for i, p in enumerate(prepared) if p.bucket == bucket]
+            for chunk in _chunks(members, self.batch_sizes[-1]):
+                outputs = self._run(bucket, [prepared[i] for i in chunk])
+                for index, tokens in zip(chunk, outputs):
+                    results[index] = tokens
+        return results
+
+    def _run(self, bucket: int, prompts: list[PreparedPrompt]) -> list[list[int]]:
+        """One compiled call; the batch is padded up to a compiled size."""
+        size = next(s for s in self.batch_sizes if s >= len(prompts))
+        rows = list(prompts) + [prompts[-1]] * (size - len(prompts))
+        input_ids, mask = left_pad([p.ids for p in rows], bucket, self.eos_id)
+        output = self.program(bucket, size)(input_ids, mask).numpy()
+        return [strip_after_eos(row[bucket:].tolist(), self.eos_id)
+                for row in output[:len(prompts)]]
+
+
+def left_pad(rows, length: int, pad_id: int) -> tuple[np.ndarray, np.ndarray]:
+    """Left-pad token rows to `length`; return (ids, attention mask)."""
+    ids = np.full((len(rows), length), pad_id, dtype=np.int32)
+    mask = np.zeros((len(rows), length), dtype=np.int32)
+    for i, row in enumerate(rows):
+        ids[i, length - len(row):] = row
+        mask[i, length - len(row):] = 1
+    return ids, mask
+
+
+def _chunks(items: list, size: int):
+    for start in range(0, len(items), size):
+        yield items[start:start + size]

@@ -1,0 +1,110 @@
+"""A tiny random GPT-2 (model + tokenizer) for tests and smoke runs.
+
+The real GPT-2 is 500 MB and the hub is not always reachable, so tests of the
+engine and of the app build this one in a second instead: 2 layers, width 32,
+a ~500-token byte-level BPE trained in-process on a few paragraphs.  It writes
+nonsense, but through exactly the same code paths as GPT-2.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+EOS_TOKEN = "<|endoftext|>"
+
+# A few paragraphs of Debian-documentation-like text: enough for the BPE
+# trainer to learn a few hundred merges.
+_CORPUS = [
+    "Debian is a free operating system for your computer. The package manager "
+    "installs, upgrades and removes software. Use apt to install a package.",
+    "To configure the network, edit the file /etc/network/interfaces and "
+    "restart the networking service. The system logs are kept in /var/log.",
+    "The kernel loads modules at boot. A module can be blacklisted in a file "
+    "under /etc/modprobe.d so that it is never loaded automatically.",
+    "Every package has a maintainer who uploads new versions to the archive. "
+    "Bugs are reported to the bug tracking system with the reportbug tool.",
+    "Users and groups are managed with adduser and addgroup. Permissions on "
+    "files are changed with chmod and ownership with chown.",
+    "The documentation of a command is available in its manual page: type man "
+    "followed by the name of the command, for example man apt.",
+]
+
+
+def _train_tokenizer(vocab_size: int):
+    """Train a byte-level BPE and wrap it as a GPT2TokenizerFast."""
+    from tokenizers import ByteLevelBPETokenizer
+    from transformers import GPT2TokenizerFast
+
+    bpe = ByteLevelBPETokenizer()
+    bpe.train_from_iterator(
+        _CORPUS * 4,
+        vocab_size=vocab_size,
+        min_frequency=1,
+        special_tokens=[EOS_TOKEN],
+        show_progress=False,
+    )
+    return GPT2TokenizerFast(
+        tokenizer_object=bpe._tokenizer,
+        bos_token=EOS_TOKEN,
+        eos_token=EOS_TOKEN,
+        unk_token=EOS_TOKEN,
+    )
+
+
+def _boost_eos(model, eos_id: int, boost: float) -> None:
+    """Make the model want to end at once: add `boost` to the EOS logit.
+
+    GPT-2's head is tied to the token embedding and has no bias, so the boost
+    goes through the final layer norm: its bias gets a constant component along
+    axis 0 and the EOS embedding row points along that axis.
+    """
+    import numpy as np
+
+    transformer = model.transformer
+    beta = transformer.ln_f.beta.numpy()
+    beta[0] += 10.0
+    transformer.ln_f.beta.assign(beta)
+    wte = transformer.wte.weight.numpy()
+    wte[eos_id] = 0.0
+    wte[eos_id, 0] = boost / 10.0
+    transformer.wte.weight.assign(wte.astype(np.float32))
+
+
+def build_tiny_gpt2(
+    directory,
+    *,
+    seed: int = 0,
+    n_positions: int = 128,
+    vocab_size: int = 500,
+    eos_boost: float = 0.0,
+):
+    """Build, save (save_pretrained) and return the directory of a tiny GPT-2.
+
+    `eos_boost` > 0 makes the model end immediately unless the end token is
+    suppressed; the empty-continuation guard is tested with it.
+    """
+    import tensorflow as tf
+    from transformers import GPT2Config, TFGPT2LMHeadModel
+
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    tokenizer = _train_tokenizer(vocab_size)
+    eos_id = tokenizer.eos_token_id
+    config = GPT2Config(
+        vocab_size=len(tokenizer),
+        n_positions=n_positions,
+        n_embd=32,
+        n_layer=2,
+        n_head=2,
+        bos_token_id=eos_id,
+        eos_token_id=eos_id,
+    )
+    # The global seed makes the random weights the same on every build.
+    tf.random.set_seed(seed)
+    model = TFGPT2LMHeadModel(config)
+    model(tf.constant([[eos_id]]))  # create the weights
+    if eos_boost:
+        _boost_eos(model, eos_id, eos_boost)
+    model.save_pretrained(directory)
+    tokenizer.save_pretrained(directory)
+    return directory
