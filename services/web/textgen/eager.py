@@ -12,17 +12,20 @@ from .program import generation_config
 from .settings import GenerationSettings
 
 
-def eager_generate_ids(model, prompt_ids, settings: GenerationSettings, eos_id: int,
-                       new_tokens: int) -> list[int]:
+def eager_generate_ids(
+    model, prompt_ids, settings: GenerationSettings, eos_id: int, new_tokens: int
+) -> list[int]:
     """New token ids for one unpadded prompt, eager TF, stopping before EOS."""
     ids = tf.constant([list(prompt_ids)], tf.int32)
     config = generation_config(settings, eos_id, new_tokens, len(prompt_ids))
     # transformers' own (eager-only) processor, exactly as the original used it.
     config.no_repeat_ngram_size = settings.no_repeat_ngram_size
-    output = model.generate(ids, attention_mask=tf.ones_like(ids), generation_config=config)
-    return strip_after_eos(output[0, len(prompt_ids):].numpy().tolist(), eos_id)
+    output = model.generate(
+        ids, attention_mask=tf.ones_like(ids), generation_config=config
+    )
+    return strip_after_eos(output[0, len(prompt_ids) :].numpy().tolist(), eos_id)
 
 
 def strip_after_eos(tokens: list[int], eos_id: int) -> list[int]:
     """Tokens before the first EOS (beam search pads finished rows with EOS)."""
-    return tokens[:tokens.index(eos_id)] if eos_id in tokens else tokens
+    return tokens[: tokens.index(eos_id)] if eos_id in tokens else tokens

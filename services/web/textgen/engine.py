@@ -23,9 +23,16 @@ DEFAULT_BATCH_SIZES = (1, 8)
 class Generator:
     """A loaded model plus its compiled generation programs."""
 
-    def __init__(self, tokenizer, model, info: loading.ModelInfo,
-                 settings: GenerationSettings | None = None, *,
-                 batch_sizes: tuple[int, ...] = DEFAULT_BATCH_SIZES, jit: bool = True):
+    def __init__(
+        self,
+        tokenizer,
+        model,
+        info: loading.ModelInfo,
+        settings: GenerationSettings | None = None,
+        *,
+        batch_sizes: tuple[int, ...] = DEFAULT_BATCH_SIZES,
+        jit: bool = True,
+    ):
         self.tokenizer = tokenizer
         self.model = model
         self.info = info
@@ -37,8 +44,13 @@ class Generator:
         self._programs: dict[tuple[int, int], BeamProgram] = {}
 
     @classmethod
-    def load(cls, reference: str | None = None, settings: GenerationSettings | None = None,
-             warmup: bool = True, **options) -> Generator:
+    def load(
+        cls,
+        reference: str | None = None,
+        settings: GenerationSettings | None = None,
+        warmup: bool = True,
+        **options,
+    ) -> Generator:
         """Resolve, load (once) and, with `warmup`, compile every program now.
 
         Raises ModelLoadError (one clear line) if the model cannot be loaded.
@@ -58,8 +70,9 @@ class Generator:
         """The (cached) program for one bucket and batch size."""
         key = (bucket, batch_size)
         if key not in self._programs:
-            self._programs[key] = BeamProgram(self.model, self.settings, bucket, batch_size,
-                                              self.eos_id, jit=self.jit)
+            self._programs[key] = BeamProgram(
+                self.model, self.settings, bucket, batch_size, self.eos_id, jit=self.jit
+            )
         return self._programs[key]
 
     def warmup(self) -> float:
@@ -72,8 +85,12 @@ class Generator:
                 token = (self.eos_id + 1) % int(self.model.config.vocab_size)
                 prompt = PreparedPrompt(ids=(token,), bucket=bucket)
                 self._run(bucket, [prompt] * batch_size)
-                log.info("compiled bucket %d, batch %d in %.1f s", bucket, batch_size,
-                         time.perf_counter() - tick)
+                log.info(
+                    "compiled bucket %d, batch %d in %.1f s",
+                    bucket,
+                    batch_size,
+                    time.perf_counter() - tick,
+                )
         return time.perf_counter() - start
 
     def prepare(self, prompt: str) -> PreparedPrompt:
@@ -82,8 +99,10 @@ class Generator:
 
     def generate(self, prompts: list[str]) -> list[str]:
         """The continuation (prompt excluded, never empty) of every prompt, in order."""
-        return [self.tokenizer.decode(ids, skip_special_tokens=True)
-                for ids in self.generate_ids(prompts)]
+        return [
+            self.tokenizer.decode(ids, skip_special_tokens=True)
+            for ids in self.generate_ids(prompts)
+        ]
 
     def generate_ids(self, prompts: list[str]) -> list[list[int]]:
         """New token ids per prompt; prompts of one bucket run batched together."""
@@ -95,7 +114,7 @@ class Generator:
             members = [i for i, p in enumerate(prepared) if p.bucket == bucket]
             for chunk in _chunks(members, self.batch_sizes[-1]):
                 outputs = self._run(bucket, [prepared[i] for i in chunk])
-                for index, tokens in zip(chunk, outputs):
+                for index, tokens in zip(chunk, outputs, strict=True):
                     results[index] = tokens
         return results
 
@@ -105,8 +124,10 @@ class Generator:
         rows = list(prompts) + [prompts[-1]] * (size - len(prompts))
         input_ids, mask = left_pad([p.ids for p in rows], bucket, self.eos_id)
         output = self.program(bucket, size)(input_ids, mask).numpy()
-        return [strip_after_eos(row[bucket:].tolist(), self.eos_id)
-                for row in output[:len(prompts)]]
+        return [
+            strip_after_eos(row[bucket:].tolist(), self.eos_id)
+            for row in output[: len(prompts)]
+        ]
 
 
 def left_pad(rows, length: int, pad_id: int) -> tuple[np.ndarray, np.ndarray]:
@@ -114,11 +135,11 @@ def left_pad(rows, length: int, pad_id: int) -> tuple[np.ndarray, np.ndarray]:
     ids = np.full((len(rows), length), pad_id, dtype=np.int32)
     mask = np.zeros((len(rows), length), dtype=np.int32)
     for i, row in enumerate(rows):
-        ids[i, length - len(row):] = row
-        mask[i, length - len(row):] = 1
+        ids[i, length - len(row) :] = row
+        mask[i, length - len(row) :] = 1
     return ids, mask
 
 
 def _chunks(items: list, size: int):
     for start in range(0, len(items), size):
-        yield items[start:start + size]
+        yield items[start : start + size]

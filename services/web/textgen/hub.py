@@ -16,8 +16,14 @@ log = logging.getLogger("textgen")
 
 DEFAULT_TIMEOUT_S = 3.0
 # Files a TF GPT-2 needs; weights are fetched separately (one format only).
-_TEXT_FILES = ["config.json", "generation_config.json", "tokenizer.json",
-               "tokenizer_config.json", "vocab.json", "merges.txt"]
+_TEXT_FILES = [
+    "config.json",
+    "generation_config.json",
+    "tokenizer.json",
+    "tokenizer_config.json",
+    "vocab.json",
+    "merges.txt",
+]
 WEIGHT_FILES = ("model.safetensors", "tf_model.h5")
 
 
@@ -69,7 +75,8 @@ def hub_reachable(repo_id: str = "gpt2", timeout: float | None = None) -> bool:
     endpoint = os.environ.get("HF_ENDPOINT", "https://huggingface.co").rstrip("/")
     result: list = []
     probe = threading.Thread(
-        target=_head, args=(f"{endpoint}/api/models/{repo_id}", timeout, result),
+        target=_head,
+        args=(f"{endpoint}/api/models/{repo_id}", timeout, result),
         daemon=True,
     )
     probe.start()
@@ -86,13 +93,16 @@ def download_snapshot(repo_id: str, cache_dir: str | None = None) -> Path:
 
     timeout = network_timeout()
     files = set(list_repo_files(repo_id))
-    weights = next((name for name in ("tf_model.h5", "model.safetensors") if name in files),
-                   None)
+    weights = next(
+        (name for name in ("tf_model.h5", "model.safetensors") if name in files), None
+    )
     if weights is None:
         raise FileNotFoundError(f"{repo_id} has no tf_model.h5 or model.safetensors")
     log.info("downloading %s (%s) from the hub", repo_id, weights)
     path = snapshot_download(
-        repo_id, allow_patterns=_TEXT_FILES + [weights], cache_dir=cache_dir,
+        repo_id,
+        allow_patterns=_TEXT_FILES + [weights],
+        cache_dir=cache_dir,
         etag_timeout=timeout,
     )
     return Path(path)

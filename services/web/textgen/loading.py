@@ -20,8 +20,12 @@ log = logging.getLogger("textgen")
 
 DEFAULT_HUB_MODEL = "gpt2"
 # Relative to this package, not to the working directory.
-SEED_MODEL_DIR = Path(__file__).resolve().parent.parent / "models" / "seedmodels" / (
-    "debian-docs-gpt2")
+SEED_MODEL_DIR = (
+    Path(__file__).resolve().parent.parent
+    / "models"
+    / "seedmodels"
+    / ("debian-docs-gpt2")
+)
 
 
 class ModelLoadError(RuntimeError):
@@ -60,8 +64,11 @@ def resolve_model_reference(reference: str | None = None) -> str:
     if hub.hub_reachable(DEFAULT_HUB_MODEL):
         log.info("model: %s (will be downloaded from the hub)", DEFAULT_HUB_MODEL)
         return DEFAULT_HUB_MODEL
-    log.warning("%s is not cached and the hub is unreachable: using the bundled "
-                "seed model %s", DEFAULT_HUB_MODEL, SEED_MODEL_DIR)
+    log.warning(
+        "%s is not cached and the hub is unreachable: using the bundled seed model %s",
+        DEFAULT_HUB_MODEL,
+        SEED_MODEL_DIR,
+    )
     return str(SEED_MODEL_DIR)
 
 
@@ -90,11 +97,14 @@ def locate(reference: str) -> Path:
     if not hub.hub_reachable(reference):
         raise ModelLoadError(
             f"model {reference!r} is neither a directory nor in the local hub cache, "
-            "and the hub is unreachable")
+            "and the hub is unreachable"
+        )
     try:
         return hub.download_snapshot(reference)
     except Exception as exc:
-        raise ModelLoadError(f"cannot download {reference!r}: {_one_line(exc)}") from exc
+        raise ModelLoadError(
+            f"cannot download {reference!r}: {_one_line(exc)}"
+        ) from exc
 
 
 def _one_line(exc: BaseException) -> str:
@@ -107,10 +117,12 @@ def read_config(directory: Path) -> dict:
     try:
         config = json.loads((directory / "config.json").read_text())
     except (OSError, ValueError) as exc:
-        raise ModelLoadError(f"no readable config.json in {directory}: {_one_line(exc)}")
-    if config.get("model_type") != "gpt2":
         raise ModelLoadError(
-            f"{directory} is not a GPT-2 model (model_type={config.get('model_type')!r})")
+            f"no readable config.json in {directory}: {_one_line(exc)}"
+        ) from exc
+    if config.get("model_type") != "gpt2":
+        kind = config.get("model_type")
+        raise ModelLoadError(f"{directory} is not a GPT-2 model (model_type={kind!r})")
     return config
 
 
@@ -119,7 +131,9 @@ def weights_file(directory: Path) -> Path:
     for name in hub.WEIGHT_FILES:
         if (directory / name).is_file():
             return directory / name
-    raise ModelLoadError(f"no weights (model.safetensors or tf_model.h5) in {directory}")
+    raise ModelLoadError(
+        f"no weights (model.safetensors or tf_model.h5) in {directory}"
+    )
 
 
 def sha256_file(path: Path) -> str:
@@ -146,22 +160,30 @@ def _load_tokenizer(directory: Path):
     try:
         return GPT2TokenizerFast.from_pretrained(directory)
     except Exception as exc:
-        raise ModelLoadError(f"cannot load the tokenizer in {directory}: {_one_line(exc)}")
+        raise ModelLoadError(
+            f"cannot load the tokenizer in {directory}: {_one_line(exc)}"
+        ) from exc
 
 
 def _load_model(directory: Path):
     from transformers import TFGPT2LMHeadModel
 
     try:
-        model, info = TFGPT2LMHeadModel.from_pretrained(directory, output_loading_info=True)
+        model, info = TFGPT2LMHeadModel.from_pretrained(
+            directory, output_loading_info=True
+        )
     except Exception as exc:
-        raise ModelLoadError(f"cannot load the weights in {directory}: {_one_line(exc)}")
+        raise ModelLoadError(
+            f"cannot load the weights in {directory}: {_one_line(exc)}"
+        ) from exc
     # A partial checkpoint would silently leave random layers: refuse it.
     missing = info.get("missing_keys") or []
     mismatched = info.get("mismatched_keys") or []
     if missing or mismatched:
-        raise ModelLoadError(f"incomplete weights in {directory}: "
-                             f"{len(missing)} missing, {len(mismatched)} mismatched tensors")
+        raise ModelLoadError(
+            f"incomplete weights in {directory}: "
+            f"{len(missing)} missing, {len(mismatched)} mismatched tensors"
+        )
     return model
 
 
@@ -179,6 +201,11 @@ def load(reference: str):
         vocab_size=int(model.config.vocab_size),
         weights_sha256=sha256_file(weights),
     )
-    log.info("loaded %s: %d parameters, vocabulary %d, weights sha256 %s",
-             info.name, info.n_parameters, info.vocab_size, info.weights_sha256[:12])
+    log.info(
+        "loaded %s: %d parameters, vocabulary %d, weights sha256 %s",
+        info.name,
+        info.n_parameters,
+        info.vocab_size,
+        info.weights_sha256[:12],
+    )
     return tokenizer, model, info

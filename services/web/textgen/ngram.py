@@ -31,8 +31,9 @@ class XLANoRepeatNGramLogitsProcessor(TFLogitsProcessor):
         self.starts = starts
 
     def __call__(self, input_ids: tf.Tensor, scores: tf.Tensor, cur_len) -> tf.Tensor:
-        banned = self.banned_mask(input_ids, scores.shape[-1] or tf.shape(scores)[-1],
-                                  cur_len)
+        banned = self.banned_mask(
+            input_ids, scores.shape[-1] or tf.shape(scores)[-1], cur_len
+        )
         return tf.where(banned, tf.cast(float("-inf"), scores.dtype), scores)
 
     def _window_matches(self, input_ids: tf.Tensor, cur_len: tf.Tensor) -> tf.Tensor:
@@ -47,7 +48,7 @@ class XLANoRepeatNGramLogitsProcessor(TFLogitsProcessor):
         suffix = tf.gather(input_ids, suffix_index, axis=1)
         match = tf.ones_like(input_ids[:, :n_windows], dtype=tf.bool)
         for k in range(context):
-            match &= tf.equal(input_ids[:, k:k + n_windows], suffix[:, k:k + 1])
+            match &= tf.equal(input_ids[:, k : k + n_windows], suffix[:, k : k + 1])
         # Window i is a complete n-gram (prefix i..i+n-2, next token i+n-1)
         # lying inside [start, cur_len).
         valid = positions[None, :] + context < cur_len

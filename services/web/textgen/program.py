@@ -15,8 +15,9 @@ from .ngram import XLANoRepeatNGramLogitsProcessor
 from .settings import GenerationSettings
 
 
-def generation_config(settings: GenerationSettings, eos_id: int, new_tokens: int,
-                      prompt_len: int) -> GenerationConfig:
+def generation_config(
+    settings: GenerationSettings, eos_id: int, new_tokens: int, prompt_len: int
+) -> GenerationConfig:
     """The GenerationConfig for a prompt of `prompt_len` (padded) tokens.
 
     min_length counts the prompt, so EOS is suppressed for min_new_tokens.
@@ -41,8 +42,15 @@ def generation_config(settings: GenerationSettings, eos_id: int, new_tokens: int
 class BeamProgram:
     """Generation for inputs of shape [batch_size, bucket], compiled with XLA."""
 
-    def __init__(self, model, settings: GenerationSettings, bucket: int,
-                 batch_size: int, eos_id: int, jit: bool = True):
+    def __init__(
+        self,
+        model,
+        settings: GenerationSettings,
+        bucket: int,
+        batch_size: int,
+        eos_id: int,
+        jit: bool = True,
+    ):
         self.model = model
         self.settings = settings
         self.bucket = bucket
@@ -51,8 +59,11 @@ class BeamProgram:
         self.config = generation_config(settings, eos_id, self.new_tokens, bucket)
         spec = tf.TensorSpec((batch_size, bucket), tf.int32)
         # jit=False runs the same code eagerly (debugging, reference checks).
-        self._fn = (tf.function(self._generate, jit_compile=True, input_signature=[spec, spec])
-                    if jit else self._generate)
+        self._fn = (
+            tf.function(self._generate, jit_compile=True, input_signature=[spec, spec])
+            if jit
+            else self._generate
+        )
 
     def _processors(self, attention_mask: tf.Tensor) -> TFLogitsProcessorList:
         """Built inside the trace, so the row starts are graph tensors."""
@@ -74,4 +85,6 @@ class BeamProgram:
 
     def __call__(self, input_ids, attention_mask) -> tf.Tensor:
         """[batch, bucket + new_tokens] token ids (prompt included, EOS-padded)."""
-        return self._fn(tf.constant(input_ids, tf.int32), tf.constant(attention_mask, tf.int32))
+        return self._fn(
+            tf.constant(input_ids, tf.int32), tf.constant(attention_mask, tf.int32)
+        )

@@ -20,13 +20,16 @@ class PreparedPrompt:
 
 def usable_buckets(settings: GenerationSettings, n_positions: int) -> tuple[int, ...]:
     """Buckets whose prompt plus new tokens fit in the model's window."""
-    buckets = tuple(b for b in settings.length_buckets
-                    if b + settings.new_tokens(b) <= n_positions)
+    buckets = tuple(
+        b for b in settings.length_buckets if b + settings.new_tokens(b) <= n_positions
+    )
     if not buckets:
         raise ValueError(
             f"settings do not fit the model window of {n_positions} tokens "
-            f"(max_length={settings.max_length}, min_new_tokens={settings.min_new_tokens}, "
-            f"buckets={list(settings.length_buckets)})")
+            f"(max_length={settings.max_length}, "
+            f"min_new_tokens={settings.min_new_tokens}, "
+            f"buckets={list(settings.length_buckets)})"
+        )
     return buckets
 
 

@@ -44,7 +44,9 @@ class GenerationSettings:
         # At least one new token: an empty continuation is never stored.
         _check_range("min_new_tokens", self.min_new_tokens, 1, self.max_length)
         if not isinstance(self.early_stopping, bool):
-            raise ValueError(f"early_stopping must be a bool, got {self.early_stopping!r}")
+            raise ValueError(
+                f"early_stopping must be a bool, got {self.early_stopping!r}"
+            )
         self._check_buckets()
 
     def _check_buckets(self) -> None:
@@ -54,7 +56,9 @@ class GenerationSettings:
         for bucket in buckets:
             _check_range("length bucket", bucket, 1, 1024)
         if list(buckets) != sorted(set(buckets)):
-            raise ValueError(f"length_buckets must be strictly increasing, got {buckets}")
+            raise ValueError(
+                f"length_buckets must be strictly increasing, got {buckets}"
+            )
         # Lists are accepted but stored as a tuple so the object stays hashable.
         object.__setattr__(self, "length_buckets", buckets)
 

@@ -64,10 +64,10 @@ def _boost_eos(model, eos_id: int, boost: float) -> None:
     beta = transformer.ln_f.beta.numpy()
     beta[0] += 10.0
     transformer.ln_f.beta.assign(beta)
-    wte = transformer.wte.weight.numpy()
+    wte = transformer.wte.embeddings.numpy()
     wte[eos_id] = 0.0
     wte[eos_id, 0] = boost / 10.0
-    transformer.wte.weight.assign(wte.astype(np.float32))
+    transformer.wte.embeddings.assign(wte.astype(np.float32))
 
 
 def build_tiny_gpt2(

@@ -1,0 +1,99 @@
+"""The Generator: fast path versus eager, batching, guards, truncation."""
+
+import logging
+
+import pytest
+
+from textgen import GenerationSettings, Generator, ModelLoadError
+from textgen.eager import eager_generate_ids
+
+from .conftest import TEST_SETTINGS
+
+PROMPTS = [
+    "The package manager",
+    "Debian is a free operating system",
+    "To configure the network, edit the file",
+    "man apt",
+    "Bugs are reported to the bug tracking system with the reportbug tool.",
+]
+
+
+def _eager(generator, prompt):
+    prepared = generator.prepare(prompt)
+    new_tokens = generator.settings.new_tokens(prepared.bucket)
+    return eager_generate_ids(
+        generator.model, prepared.ids, generator.settings, generator.eos_id, new_tokens
+    )
+
+
+def test_fast_path_equals_eager_generate(tiny_generator):
+    fast = tiny_generator.generate_ids(PROMPTS)
+    for prompt, ids in zip(PROMPTS, fast, strict=True):
+        assert ids == _eager(tiny_generator, prompt), prompt
+
+
+def test_batched_equals_unbatched(tiny_generator):
+    batched = tiny_generator.generate_ids(PROMPTS)
+    assert {tiny_generator.prepare(p).bucket for p in PROMPTS} == {8, 16}
+    for prompt, ids in zip(PROMPTS, batched, strict=True):
+        assert tiny_generator.generate_ids([prompt]) == [ids]
+
+
+def test_generate_returns_continuations_in_order(tiny_generator):
+    texts = tiny_generator.generate(PROMPTS[:2])
+    ids = tiny_generator.generate_ids(PROMPTS[:2])
+    assert texts == [tiny_generator.tokenizer.decode(i) for i in ids]
+    assert all(text for text in texts)
+    assert tiny_generator.generate([]) == []
+
+
+@pytest.mark.parametrize("prompt", ["", "   \n\t "])
+def test_empty_prompt_is_a_value_error(tiny_generator, prompt):
+    with pytest.raises(ValueError, match="empty"):
+        tiny_generator.generate(["fine", prompt])
+
+
+def test_a_string_instead_of_a_list_is_refused(tiny_generator):
+    with pytest.raises(TypeError):
+        tiny_generator.generate("one prompt")
+
+
+def test_long_prompt_is_cut_from_the_left(tiny_generator, caplog):
+    prompt = " ".join(PROMPTS * 3)
+    full = tiny_generator.tokenizer(prompt)["input_ids"]
+    assert len(full) > 16
+    with caplog.at_level(logging.INFO, logger="textgen"):
+        prepared = tiny_generator.prepare(prompt)
+        [ids] = tiny_generator.generate_ids([prompt])
+    assert prepared.ids == tuple(full[-16:]) and prepared.bucket == 16
+    assert "cut from the left" in caplog.text
+    assert len(ids) >= TEST_SETTINGS.min_new_tokens
+
+
+def test_never_an_empty_continuation(eos_model_dir):
+    settings = GenerationSettings(
+        max_length=16, num_beams=2, min_new_tokens=5, length_buckets=(8,)
+    )
+    generator = Generator.load(str(eos_model_dir), settings, batch_sizes=(1,))
+    prepared = generator.prepare("The package manager")
+    # Without the guard this model ends at once: an empty continuation.
+    unguarded = GenerationSettings(max_length=16, num_beams=2, min_new_tokens=1)
+    eager = eager_generate_ids(generator.model, prepared.ids, unguarded, 0, 8)
+    assert len(eager) == 1  # one token forced, then EOS
+    [ids] = generator.generate_ids(["The package manager"])
+    assert len(ids) >= 5
+    assert generator.generate(["The package manager"])[0]
+
+
+def test_warmup_compiles_every_program(tiny_model_dir):
+    settings = GenerationSettings(
+        max_length=12, num_beams=2, length_buckets=(4, 8), min_new_tokens=4
+    )
+    generator = Generator.load(str(tiny_model_dir), settings, batch_sizes=(1, 2))
+    assert sorted(generator._programs) == [(4, 1), (4, 2), (8, 1), (8, 2)]
+
+
+def test_settings_that_do_not_fit_the_window_fail_at_load(tiny_model_dir):
+    settings = GenerationSettings(max_length=500)  # the tiny window is 128
+    with pytest.raises(ModelLoadError, match="window"):
+        Generator.load(str(tiny_model_dir), settings, warmup=False)
