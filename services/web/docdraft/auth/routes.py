@@ -9,6 +9,7 @@ from ..forms import ActionForm, LoginForm, SignupForm
 from ..models import Role
 from ..services.users import EmailTaken, authenticate, signup_user
 from ..urls import is_safe_next
+from ..views import form_status
 from . import bp
 
 log = logging.getLogger("docdraft.auth")
@@ -35,7 +36,7 @@ def signup(role_name):
         else:
             flash("Thanks for signing up. An admin will review your account.")
             return redirect(url_for("auth.login"))
-    return render_template("auth/signup.html", form=form, role=role)
+    return render_template("auth/signup.html", form=form, role=role), form_status(form)
 
 
 @bp.route("/login", methods=["GET", "POST"])
@@ -51,8 +52,9 @@ def login():
             session.clear()  # a fresh session at login (no fixation)
             login_user(user)
             log.info("login user=%s", user.id)
-            return redirect(next_url if is_safe_next(next_url) else url_for("main.index"))
-    return render_template("auth/login.html", form=form)
+            safe = is_safe_next(next_url)
+            return redirect(next_url if safe else url_for("main.index"))
+    return render_template("auth/login.html", form=form), form_status(form)
 
 
 @bp.route("/logout", methods=["POST"])

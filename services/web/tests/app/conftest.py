@@ -1,0 +1,254 @@
+"""Fixtures for the web app: a real database, real forms, real logins.
+
+Every app test runs on SQLite and, when TEST_DATABASE_URL is set, again on
+PostgreSQL. The schema is built once per database by the Alembic migrations
+(so they are tested too); each test then starts from empty tables.
+"""
+
+import os
+import re
+from dataclasses import dataclass, field
+
+import flask_migrate
+import pytest
+from sqlalchemy import text
+
+from docdraft import create_app
+from docdraft.extensions import db
+from docdraft.jobs import generator as generator_module
+from docdraft.jobs.runner import queued_job_ids, run_jobs
+from docdraft.models import Role, User, UserStatus
+
+DATABASES = ["sqlite"]
+if os.environ.get("TEST_DATABASE_URL"):
+    DATABASES.append("postgresql")
+
+PASSWORD = "correct horse battery"
+CSRF_RE = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"|'
+                     r'name="csrf_token" value="([^"]+)"')
+
+
+@pytest.fixture(scope="session", params=DATABASES)
+def database_url(request, tmp_path_factory):
+    """A migrated, empty database for the whole session."""
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.sqlite3'}"
+    else:
+        url = os.environ["TEST_DATABASE_URL"]
+    app = create_app(_config(url))
+    with app.app_context():
+        _drop_everything()
+        flask_migrate.upgrade()
+    yield url
+    with app.app_context():
+        flask_migrate.downgrade(revision="base")
+        db.engine.dispose()
+
+
+def _drop_everything():
+    """Leftovers of an interrupted earlier run must not break this one."""
+    db.drop_all()
+    with db.engine.begin() as connection:
+        connection.execute(text("DROP TABLE IF EXISTS alembic_version"))
+
+
+def _config(url, **overrides):
+    return {
+        "TESTING": True,
+        "APP_ENV": "testing",
+        "SECRET_KEY": "test-secret-key-that-is-long-enough-0123456789",
+        "SQLALCHEMY_DATABASE_URI": url,
+        "JOB_BACKEND": "manual",
+        "TEXTGEN_WARMUP": False,
+        **overrides,
+    }
+
+
+@pytest.fixture
+def make_app(database_url, tmp_path, monkeypatch):
+    """Create apps on the session's database; empties the tables afterwards."""
+    monkeypatch.setenv("INSTANCE_PATH", str(tmp_path / "instance"))
+    apps = []
+
+    def factory(**overrides):
+        app = create_app(_config(database_url, **overrides))
+        apps.append(app)
+        return app
+
+    yield factory
+    if not apps:
+        return
+    with apps[0].app_context():
+        db.session.remove()
+        for table in reversed(db.metadata.sorted_tables):
+            db.session.execute(table.delete())
+        db.session.commit()
+
+
+@pytest.fixture
+def app(make_app, request):
+    """The app under test; `@pytest.mark.app_config(KEY=value)` overrides config."""
+    marker = request.node.get_closest_marker("app_config")
+    return make_app(**(marker.kwargs if marker else {}))
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app):
+    return app.test_cli_runner()
+
+
+@dataclass
+class FakeGeneratorInfo:
+    name: str = "fake-generator"
+
+
+@dataclass
+class FakeSettings:
+    def as_dict(self):
+        return {"max_length": 100, "num_beams": 5}
+
+
+@dataclass
+class FakeGenerator:
+    """Returns fixed texts (or raises), to test what the app does with them."""
+
+    texts: list = field(default_factory=lambda: ["a continuation"])
+    error: Exception | None = None
+    info: FakeGeneratorInfo = field(default_factory=FakeGeneratorInfo)
+    settings: FakeSettings = field(default_factory=FakeSettings)
+    calls: list = field(default_factory=list)
+
+    def generate(self, prompts):
+        self.calls.append(list(prompts))
+        if self.error is not None:
+            raise self.error
+        return [self.texts[i % len(self.texts)] for i in range(len(prompts))]
+
+
+@pytest.fixture
+def fake_generator(app):
+    generator = FakeGenerator()
+    app.extensions[generator_module.EXTENSION_KEY] = generator
+    return generator
+
+
+@pytest.fixture
+def run_queued(app):
+    """Run every queued job through the worker's own code path."""
+
+    def run():
+        with app.app_context():
+            return [autodoc.id for autodoc in run_jobs(queued_job_ids())]
+
+    return run
+
+
+def csrf_token(page_html):
+    match = CSRF_RE.search(page_html)
+    assert match, "page has no CSRF token"
+    return match.group(1) or match.group(2)
+
+
+class Browser:
+    """Drives the app like a person: loads a page, submits its form with CSRF."""
+
+    def __init__(self, client):
+        self.client = client
+
+    def get(self, url, **kwargs):
+        return self.client.get(url, **kwargs)
+
+    def submit(self, url, data, form_url=None, **kwargs):
+        page = self.client.get(form_url or url)
+        token = csrf_token(page.get_data(as_text=True))
+        return self.client.post(url, data={**data, "csrf_token": token}, **kwargs)
+
+    def post_action(self, url, from_url="/login"):
+        """POST a button form (approve, retry, logout...) with a valid token."""
+        page = self.client.get(from_url, follow_redirects=True)
+        token = csrf_token(page.get_data(as_text=True))
+        return self.client.post(url, data={"csrf_token": token})
+
+    def login(self, email, password=PASSWORD):
+        return self.submit("/login", {"email": email, "password": password})
+
+    def logout(self):
+        return self.post_action("/logout", from_url="/")
+
+
+@pytest.fixture
+def browser(client):
+    return Browser(client)
+
+
+@pytest.fixture
+def make_user(app):
+    """Create a user directly in the database (signup itself is tested via forms)."""
+    counter = iter(range(1, 10_000))
+
+    def factory(role=Role.sponsor, status=UserStatus.approved, name=None, email=None):
+        n = next(counter)
+        with app.app_context():
+            user = User(
+                role=role,
+                status=status,
+                name=name or f"{role.value.title()} {n}",
+                email=email or f"{role.value}{n}@example.org",
+                organization="Acme",
+            )
+            user.set_password(PASSWORD)
+            db.session.add(user)
+            db.session.commit()
+            return user.id, user.email
+
+    return factory
+
+
+@pytest.fixture
+def login_as(app, make_user):
+    """A fresh logged-in Browser for a new user of `role` and `status`."""
+
+    def factory(role=Role.sponsor, status=UserStatus.approved, **kwargs):
+        user_id, email = make_user(role, status, **kwargs)
+        browser = Browser(app.test_client())
+        response = browser.login(email)
+        assert response.status_code == 302
+        browser.user_id = user_id
+        return browser
+
+    return factory
+
+
+@pytest.fixture
+def sponsor(login_as):
+    return login_as(Role.sponsor)
+
+
+@pytest.fixture
+def editor(login_as):
+    return login_as(Role.editor)
+
+
+@pytest.fixture
+def admin(login_as):
+    return login_as(Role.admin)
+
+
+@pytest.fixture
+def create_document(app):
+    """A sponsor's document made through the real form; returns its id."""
+
+    def factory(sponsor, editor_id, name="Launch plan", body="Write about Debian."):
+        response = sponsor.submit(
+            "/sponsor/documents/new",
+            {"document_name": name, "document_body": body, "editor_id": editor_id},
+        )
+        assert response.status_code == 302, response.get_data(as_text=True)
+        return int(response.location.rsplit("/", 1)[1])
+
+    return factory
