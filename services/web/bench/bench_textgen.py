@@ -1,0 +1,282 @@
+"""Benchmark the text engine (`make bench`; run from services/web).
+
+For each model it measures, in a fresh worker process: worker start (import,
+load, warm-up compiles) with a cold and then a warm XLA cache, then per
+document latency (median of --repeats) and documents per minute for
+
+  (a) the original's way: eager `generate`, model already loaded;
+  (b) this engine, one prompt per call;
+  (c) this engine, a batch of --batch prompts per call;
+
+and the worker's peak RSS.  Models: "seed" (the bundled seed model), "124m"
+(GPT2Config() with random weights, EOS suppressed so every document is the
+full --new-tokens long) and "tiny" (a smoke test).  The last line printed is
+one JSON object with every figure.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+WEB_ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(WEB_ROOT))
+
+
+def _parse_args(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--models", default="seed,124m", help="tiny,seed,124m")
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--batch", type=int, default=8)
+    parser.add_argument(
+        "--new-tokens",
+        type=int,
+        default=100,
+        help="forced document length for 124m and tiny",
+    )
+    parser.add_argument("--buckets", default="16,32,64")
+    parser.add_argument("--skip-eager", action="store_true")
+    parser.add_argument("--worker", help=argparse.SUPPRESS)  # model dir, internal
+    parser.add_argument("--forced", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--warmup-only", action="store_true", help=argparse.SUPPRESS)
+    return parser.parse_args(argv)
+
+
+# ---------------------------------------------------------------- worker side
+
+
+def _rss_mb() -> float:
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def _settings(args):
+    from textgen import GenerationSettings
+
+    buckets = tuple(int(b) for b in args.buckets.split(","))
+    if args.forced:  # EOS suppressed for every new token: full-length documents
+        return GenerationSettings(
+            max_length=args.new_tokens,
+            min_new_tokens=args.new_tokens,
+            length_buckets=buckets,
+        )
+    return GenerationSettings(length_buckets=buckets)
+
+
+def _timed(function, repeats):
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        result = function()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times), result
+
+
+def _prompts(count):
+    from textgen.equivalence import FIXED_PROMPTS
+
+    return [FIXED_PROMPTS[i % len(FIXED_PROMPTS)] for i in range(count)]
+
+
+def _eager_doc(generator, prompt):
+    from textgen.eager import eager_generate_ids
+
+    prepared = generator.prepare(prompt)
+    new_tokens = generator.settings.new_tokens(prepared.bucket)
+    return eager_generate_ids(
+        generator.model, prepared.ids, generator.settings, generator.eos_id, new_tokens
+    )
+
+
+def _measure(generator, args) -> dict:
+    prompts = _prompts(args.batch)
+    out = {}
+    single, ids = _timed(lambda: generator.generate_ids(prompts[:1]), args.repeats)
+    out["engine_single_s"] = single
+    out["tokens_per_doc"] = len(ids[0])
+    batch, _ = _timed(lambda: generator.generate_ids(prompts), args.repeats)
+    out["engine_batch_s_per_doc"] = batch / len(prompts)
+    out["peak_rss_mb_engine"] = _rss_mb()
+    if not args.skip_eager:
+        eager, eager_ids = _timed(
+            lambda: _eager_doc(generator, prompts[0]), args.repeats
+        )
+        out["eager_s"] = eager
+        out["eager_equals_engine"] = eager_ids == ids[0]
+    return out
+
+
+def worker(args) -> None:
+    """Runs in its own process: start the engine, measure, print one JSON line."""
+    start = time.perf_counter()
+    import textgen
+
+    timings = {"import_s": time.perf_counter() - start}
+    tick = time.perf_counter()
+    generator = textgen.Generator.load(
+        args.worker, _settings(args), warmup=False, batch_sizes=(1, args.batch)
+    )
+    timings["load_s"] = time.perf_counter() - tick
+    timings["compile_s"] = generator.warmup()
+    timings["programs"] = len(generator._programs)
+    timings["start_s"] = time.perf_counter() - start
+    timings["rss_mb_after_start"] = _rss_mb()
+    if not args.warmup_only:
+        timings.update(_measure(generator, args))
+    timings["model"] = generator.info.as_dict()
+    print("RESULT " + json.dumps(timings), flush=True)
+
+
+# ---------------------------------------------------------------- parent side
+
+
+def _model_dir(name: str, workdir: Path) -> Path | None:
+    from textgen.loading import SEED_MODEL_DIR
+    from textgen.tiny import build_tiny_gpt2
+
+    if name == "seed":
+        return SEED_MODEL_DIR if (SEED_MODEL_DIR / "config.json").is_file() else None
+    directory = build_tiny_gpt2(workdir / name)
+    if name == "124m":
+        _replace_with_124m(directory)
+    return directory
+
+
+def _replace_with_124m(directory: Path) -> None:
+    """GPT-2 124M architecture, random weights; the tiny tokenizer stays.
+
+    The hub is unreachable here, so there is no real GPT-2 tokenizer: prompts
+    are encoded with the tiny BPE (ids < 500), which is all the model needs.
+    """
+    import tensorflow as tf
+    from transformers import GPT2Config, TFGPT2LMHeadModel
+
+    tf.random.set_seed(0)
+    model = TFGPT2LMHeadModel(GPT2Config())
+    model(tf.constant([[0]]))
+    (directory / "tf_model.h5").unlink()
+    model.save_pretrained(directory)
+
+
+def _run_worker(model_dir, args, cache_dir, warmup_only=False) -> dict:
+    command = [
+        sys.executable,
+        __file__,
+        "--worker",
+        str(model_dir),
+        "--repeats",
+        str(args.repeats),
+        "--batch",
+        str(args.batch),
+        "--new-tokens",
+        str(args.new_tokens),
+        "--buckets",
+        args.buckets,
+    ]
+    command += ["--forced"] if args.forced else []
+    command += ["--warmup-only"] if warmup_only else []
+    command += ["--skip-eager"] if args.skip_eager else []
+    env = dict(os.environ, TEXTGEN_XLA_CACHE=str(cache_dir), TF_CPP_MIN_LOG_LEVEL="2")
+    start = time.perf_counter()
+    done = subprocess.run(
+        command, cwd=WEB_ROOT, env=env, capture_output=True, text=True
+    )
+    wall = time.perf_counter() - start
+    lines = [ln for ln in done.stdout.splitlines() if ln.startswith("RESULT ")]
+    if done.returncode or not lines:
+        raise RuntimeError(f"worker failed ({done.returncode}):\n{done.stderr[-3000:]}")
+    result = json.loads(lines[-1][len("RESULT ") :])
+    result["process_wall_s"] = wall
+    return result
+
+
+def bench_model(name: str, args, workdir: Path) -> dict | None:
+    model_dir = _model_dir(name, workdir)
+    if model_dir is None:
+        print(f"[{name}] skipped: no model", file=sys.stderr)
+        return None
+    args.forced = name != "seed"
+    cache = workdir / f"xla-{name}"  # empty: the first start compiles cold
+    cold = _run_worker(model_dir, args, cache)
+    warm = _run_worker(model_dir, args, cache, warmup_only=True)
+    cold["warm_start_s"] = warm["start_s"]
+    cold["warm_compile_s"] = warm["compile_s"]
+    return _derive(cold)
+
+
+def _derive(result: dict) -> dict:
+    """Documents per minute and the speed-up ratios the issue asks for."""
+    single, batch = result["engine_single_s"], result["engine_batch_s_per_doc"]
+    result["docs_per_min_single"] = 60 / single
+    result["docs_per_min_batch"] = 60 / batch
+    result["batch_vs_single"] = single / batch
+    if "eager_s" in result:
+        result["docs_per_min_eager"] = 60 / result["eager_s"]
+        result["single_speedup_vs_eager"] = result["eager_s"] / single
+    return result
+
+
+def _table(results: dict) -> str:
+    rows = [
+        (
+            "model",
+            "tok/doc",
+            "(a) eager s",
+            "(b) one s",
+            "(c) batch s/doc",
+            "b/a x",
+            "c/b x",
+            "compile s",
+            "start cold/warm s",
+            "RSS MB",
+        )
+    ]
+    for name, r in results.items():
+        rows.append(
+            (
+                name,
+                str(r["tokens_per_doc"]),
+                f"{r.get('eager_s', float('nan')):.2f}",
+                f"{r['engine_single_s']:.2f}",
+                f"{r['engine_batch_s_per_doc']:.2f}",
+                f"{r.get('single_speedup_vs_eager', float('nan')):.1f}",
+                f"{r['batch_vs_single']:.2f}",
+                f"{r['compile_s']:.1f}",
+                f"{r['start_s']:.1f}/{r['warm_start_s']:.1f}",
+                f"{r['peak_rss_mb_engine']:.0f}",
+            )
+        )
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    return "\n".join(
+        "  ".join(c.rjust(w) for c, w in zip(row, widths, strict=True)) for row in rows
+    )
+
+
+def main(argv=None) -> int:
+    args = _parse_args(argv)
+    if args.worker:
+        worker(args)
+        return 0
+    results = {}
+    with tempfile.TemporaryDirectory(prefix="bench-textgen-") as tmp:
+        for name in args.models.split(","):
+            result = bench_model(name.strip(), args, Path(tmp))
+            if result is not None:
+                results[name.strip()] = result
+    print(_table(results))
+    print(
+        json.dumps({"repeats": args.repeats, "batch": args.batch, "results": results})
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
