@@ -45,7 +45,7 @@ def guard_blueprint(blueprint, *roles):
 
 
 def documents_visible_to(user):
-    """A select of the documents `user` may see: own for sponsors, assigned for editors."""
+    """The documents `user` may see: own for sponsors, assigned for editors."""
     query = select(Document)
     if user.role == Role.sponsor:
         return query.where(Document.sponsor_id == user.id)

@@ -27,7 +27,8 @@ def init_app(app):
 def _check_password(password):
     if not PASSWORD_MIN <= len(password) <= PASSWORD_MAX:
         raise click.BadParameter(
-            f"must be {PASSWORD_MIN} to {PASSWORD_MAX} characters", param_hint="password"
+            f"must be {PASSWORD_MIN} to {PASSWORD_MAX} characters",
+            param_hint="password",
         )
     if is_common_password(password):
         raise click.BadParameter("is too common", param_hint="password")
@@ -46,7 +47,7 @@ def create_admin_command(email, name):
     try:
         admin = create_admin(email, name, password)
     except EmailTaken:
-        raise click.ClickException(f"an account for {email} already exists")
+        raise click.ClickException(f"an account for {email} already exists") from None
     click.echo(f"Admin {admin.email} created.")
 
 

@@ -43,6 +43,10 @@ def _database_unavailable(error):
 
 def _internal_error(error):
     request_id = uuid.uuid4().hex[:12]
-    log.error("request %s failed", request_id, exc_info=getattr(error, "original_exception", error))
+    log.error(
+        "request %s failed",
+        request_id,
+        exc_info=getattr(error, "original_exception", error),
+    )
     message = f"Something went wrong on our side. Request id: {request_id}."
     return render_template("errors/error.html", code=500, message=message), 500

@@ -57,9 +57,7 @@ class LoginForm(FlaskForm):
 
 class EditorDocumentForm(FlaskForm):
     document_name = StringField("Name", [not_blank, Length(max=DOCUMENT_NAME_MAX)])
-    document_body = TextAreaField(
-        "Prompt", [not_blank, Length(max=DOCUMENT_BODY_MAX)]
-    )
+    document_body = TextAreaField("Prompt", [not_blank, Length(max=DOCUMENT_BODY_MAX)])
 
 
 class SponsorDocumentForm(EditorDocumentForm):
@@ -72,6 +70,5 @@ class SponsorDocumentForm(EditorDocumentForm):
 
     def set_editor_choices(self, editors):
         self.editor_id.choices = [
-            (editor.id, f"{editor.name} ({editor.organization})")
-            for editor in editors
+            (editor.id, f"{editor.name} ({editor.organization})") for editor in editors
         ]

@@ -6,7 +6,7 @@ text GPT-2 wrote. The autodoc row *is* the job record; queues only deliver ids.
 """
 
 import enum
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from flask_login import UserMixin
 from sqlalchemy import JSON, DateTime, Enum, ForeignKey, String, Text, UniqueConstraint
@@ -29,22 +29,22 @@ Timestamp = DateTime(timezone=True)
 
 def utcnow():
     """Aware UTC now; a callable so each row gets its own timestamp."""
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
-class Role(str, enum.Enum):
+class Role(enum.StrEnum):
     sponsor = "sponsor"
     editor = "editor"
     admin = "admin"
 
 
-class UserStatus(str, enum.Enum):
+class UserStatus(enum.StrEnum):
     pending = "pending"
     approved = "approved"
     rejected = "rejected"
 
 
-class JobStatus(str, enum.Enum):
+class JobStatus(enum.StrEnum):
     queued = "queued"
     running = "running"
     done = "done"
@@ -93,7 +93,9 @@ class Document(db.Model):
     name: Mapped[str] = mapped_column(String(DOCUMENT_NAME_MAX))
     body: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(Timestamp, default=utcnow)
-    updated_at: Mapped[datetime] = mapped_column(Timestamp, default=utcnow, onupdate=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(
+        Timestamp, default=utcnow, onupdate=utcnow
+    )
 
     sponsor: Mapped[User] = relationship(foreign_keys=[sponsor_id])
     retention: Mapped["Retention"] = relationship(

@@ -1,6 +1,6 @@
 """Pieces shared by the sponsor's and the editor's document views."""
 
-from flask import render_template
+from flask import render_template, request
 
 from .forms import ActionForm
 
@@ -8,6 +8,16 @@ from .forms import ActionForm
 def form_status(form):
     """HTTP status for a form page: 400 when a submitted form was refused."""
     return 400 if form.is_submitted() and form.errors else 200
+
+
+def prefill(document, *extra):
+    """Initial form values for an edit page (GET only; a POST brings its own)."""
+    if request.method != "GET":
+        return None
+    values = {"document_name": document.name, "document_body": document.body}
+    if "editor_id" in extra:
+        values["editor_id"] = document.retention.editor_id
+    return values
 
 
 def saved_message(revision):

@@ -8,7 +8,7 @@ from ..extensions import db
 from ..forms import EditorDocumentForm
 from ..models import Document, Role
 from ..services.documents import update_document
-from ..views import form_status, render_document_page, saved_message
+from ..views import form_status, prefill, render_document_page, saved_message
 from . import bp
 
 guard_blueprint(bp, Role.editor)
@@ -25,9 +25,7 @@ def documents():
 @bp.route("/documents/<int:document_id>", methods=["GET", "POST"])
 def document(document_id):
     document = get_document_for(current_user, document_id)
-    form = EditorDocumentForm(
-        data={"document_name": document.name, "document_body": document.body}
-    )
+    form = EditorDocumentForm(data=prefill(document))
     if form.validate_on_submit():
         revision = update_document(
             document, current_user, form.document_name.data, form.document_body.data

@@ -9,7 +9,7 @@ from ..forms import SponsorDocumentForm
 from ..models import Document, Role
 from ..services.documents import InvalidEditor, create_document, update_document
 from ..services.users import approved_editors
-from ..views import form_status, render_document_page, saved_message
+from ..views import form_status, prefill, render_document_page, saved_message
 from . import bp
 
 guard_blueprint(bp, Role.sponsor)
@@ -47,13 +47,9 @@ def new_document():
 @bp.route("/documents/<int:document_id>", methods=["GET", "POST"])
 def document(document_id):
     document = get_document_for(current_user, document_id)
-    form = SponsorDocumentForm(
-        data={
-            "document_name": document.name,
-            "document_body": document.body,
-            "editor_id": document.retention.editor_id,
-        }
-    )
+    # Pre-filled from the document; a POST is read from the request alone,
+    # so a field missing from it is an error, never a silent keep.
+    form = SponsorDocumentForm(data=prefill(document, "editor_id"))
     form.set_editor_choices(_assignable_editors(document))
     if form.validate_on_submit():
         try:

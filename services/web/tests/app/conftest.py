@@ -24,8 +24,10 @@ if os.environ.get("TEST_DATABASE_URL"):
     DATABASES.append("postgresql")
 
 PASSWORD = "correct horse battery"
-CSRF_RE = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"|'
-                     r'name="csrf_token" value="([^"]+)"')
+CSRF_RE = re.compile(
+    r'name="csrf_token" type="hidden" value="([^"]+)"|'
+    r'name="csrf_token" value="([^"]+)"'
+)
 
 
 @pytest.fixture(scope="session", params=DATABASES)

@@ -16,7 +16,9 @@ def test_users_page_groups_by_status_pending_first(admin, make_user):
     make_user(Role.sponsor, UserStatus.pending, name="Pat Pending")
     make_user(Role.editor, UserStatus.approved, name="Abe Approved")
     html = admin.get("/admin/users").get_data(as_text=True)
-    positions = [html.index(f'id="users-{s}"') for s in ("pending", "approved", "rejected")]
+    positions = [
+        html.index(f'id="users-{s}"') for s in ("pending", "approved", "rejected")
+    ]
     assert positions == sorted(positions)
     pending_section = html[positions[0] : positions[1]]
     assert "Pat Pending" in pending_section
@@ -48,14 +50,20 @@ def test_status_change_needs_post_and_csrf(app, admin, make_user, action):
     user_id, _ = make_user(Role.editor, UserStatus.pending)
     assert admin.get(f"/admin/users/{user_id}/{action}").status_code == 405
     assert admin.client.post(f"/admin/users/{user_id}/{action}").status_code == 400
-    assert admin.client.post(
-        f"/admin/users/{user_id}/{action}", data={"csrf_token": "forged"}
-    ).status_code == 400
+    assert (
+        admin.client.post(
+            f"/admin/users/{user_id}/{action}", data={"csrf_token": "forged"}
+        ).status_code
+        == 400
+    )
     assert status_of(app, user_id) == UserStatus.pending
 
 
 def test_unknown_user_id_is_404(admin):
-    assert admin.post_action("/admin/users/999999/approve", "/admin/users").status_code == 404
+    assert (
+        admin.post_action("/admin/users/999999/approve", "/admin/users").status_code
+        == 404
+    )
 
 
 def test_admins_cannot_be_rejected(app, admin, make_user):

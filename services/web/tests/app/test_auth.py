@@ -92,8 +92,9 @@ def test_signup_rejects_bad_input_next_to_the_field(
 
 def test_signup_accepts_a_long_password_as_typed(app, browser):
     password = "x1 " * 40  # 120 characters, spaces kept
-    browser.submit("/signup/sponsor", {**GOOD_SIGNUP, "password": password,
-                                       "confirm": password})
+    browser.submit(
+        "/signup/sponsor", {**GOOD_SIGNUP, "password": password, "confirm": password}
+    )
     user = get_user(app, "ada@example.org")
     assert user.check_password(password)
     assert not user.check_password(password.strip())
@@ -123,6 +124,7 @@ def test_login_with_wrong_password_or_unknown_email_answers_the_same(
     unknown = browser.login("nobody@example.org", "not the password")
     assert wrong.status_code == unknown.status_code == 400
     assert "Invalid email or password." in wrong.get_data(as_text=True)
+
     def page(response):  # the page minus the per-render CSRF token
         return CSRF_RE.sub("", response.get_data(as_text=True))
 
@@ -163,8 +165,11 @@ def test_login_never_redirects_off_site(client, browser, make_user, target):
     response = client.post(
         "/login",
         query_string={"next": target},
-        data={"email": email, "password": PASSWORD,
-              "csrf_token": csrf_token(page.get_data(as_text=True))},
+        data={
+            "email": email,
+            "password": PASSWORD,
+            "csrf_token": csrf_token(page.get_data(as_text=True)),
+        },
     )
     assert response.status_code == 302
     assert response.location == "/"
@@ -175,8 +180,11 @@ def test_login_follows_a_local_next(client, make_user):
     page = client.get("/login?next=/sponsor/documents/new")
     response = client.post(
         "/login?next=/sponsor/documents/new",
-        data={"email": email, "password": PASSWORD,
-              "csrf_token": csrf_token(page.get_data(as_text=True))},
+        data={
+            "email": email,
+            "password": PASSWORD,
+            "csrf_token": csrf_token(page.get_data(as_text=True)),
+        },
     )
     assert response.location == "/sponsor/documents/new"
 

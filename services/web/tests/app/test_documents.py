@@ -31,7 +31,7 @@ def test_sponsor_creates_document_with_first_revision_and_job(
     ]
     page = sponsor.get(f"/sponsor/documents/{document_id}").get_data(as_text=True)
     assert "Revision 1" in page and "queued" in page
-    assert 'data-status-url="/documents/%d/status.json"' % document_id in page
+    assert f'data-status-url="/documents/{document_id}/status.json"' in page
 
 
 def test_job_is_handed_to_the_queue_after_commit(app, sponsor, editor, create_document):
@@ -108,7 +108,11 @@ def test_unapproved_editor_cannot_be_assigned(app, sponsor, make_user, status):
 def test_bad_document_input_is_refused_and_saves_nothing(
     app, sponsor, editor, field, value, message
 ):
-    data = {"document_name": "Plan", "document_body": "Text", "editor_id": editor.user_id}
+    data = {
+        "document_name": "Plan",
+        "document_body": "Text",
+        "editor_id": editor.user_id,
+    }
     response = sponsor.submit("/sponsor/documents/new", {**data, field: value})
     assert response.status_code == 400
     assert message in response.get_data(as_text=True)
@@ -129,10 +133,18 @@ def test_sponsor_edit_of_body_makes_new_revision_and_job(
     document_id = create_document(sponsor, editor.user_id, body="First")
     url = f"/sponsor/documents/{document_id}"
     response = sponsor.submit(
-        url, {"document_name": "Plan", "document_body": "Second", "editor_id": editor.user_id}
+        url,
+        {
+            "document_name": "Plan",
+            "document_body": "Second",
+            "editor_id": editor.user_id,
+        },
     )
     assert response.status_code == 302
-    assert [r[:2] for r in revisions_of(app, document_id)] == [(1, "First"), (2, "Second")]
+    assert [r[:2] for r in revisions_of(app, document_id)] == [
+        (1, "First"),
+        (2, "Second"),
+    ]
     assert app.extensions["docdraft.job_backend"].delivered.__len__() == 2
 
 
@@ -140,7 +152,12 @@ def test_save_without_body_change_makes_no_job(app, sponsor, editor, create_docu
     document_id = create_document(sponsor, editor.user_id, name="Old", body="Same")
     url = f"/sponsor/documents/{document_id}"
     sponsor.submit(
-        url, {"document_name": "New name", "document_body": "Same", "editor_id": editor.user_id}
+        url,
+        {
+            "document_name": "New name",
+            "document_body": "Same",
+            "editor_id": editor.user_id,
+        },
     )
     assert len(revisions_of(app, document_id)) == 1
     assert len(app.extensions["docdraft.job_backend"].delivered) == 1
@@ -155,8 +172,11 @@ def test_sponsor_reassigns_editor(app, sponsor, login_as, create_document):
     assert first.get(f"/editor/documents/{document_id}").status_code == 200
     sponsor.submit(
         f"/sponsor/documents/{document_id}",
-        {"document_name": "Launch plan", "document_body": "Write about Debian.",
-         "editor_id": second.user_id},
+        {
+            "document_name": "Launch plan",
+            "document_body": "Write about Debian.",
+            "editor_id": second.user_id,
+        },
     )
     assert first.get(f"/editor/documents/{document_id}").status_code == 404
     assert second.get(f"/editor/documents/{document_id}").status_code == 200
@@ -168,13 +188,17 @@ def test_editor_revises_assigned_document(app, sponsor, editor, create_document)
     url = f"/editor/documents/{document_id}"
     html = editor.get(url).get_data(as_text=True)
     assert "Sponsor text</textarea>" in html and 'name="editor_id"' not in html
-    response = editor.submit(url, {"document_name": "Edited", "document_body": "Editor text"})
+    response = editor.submit(
+        url, {"document_name": "Edited", "document_body": "Editor text"}
+    )
     assert response.status_code == 302
     revisions = revisions_of(app, document_id)
     assert revisions[-1][:3] == (2, "Editor text", editor.user_id)
 
 
-def test_editor_cannot_reassign_by_posting_editor_id(app, sponsor, login_as, create_document):
+def test_editor_cannot_reassign_by_posting_editor_id(
+    app, sponsor, login_as, create_document
+):
     editor = login_as(Role.editor)
     other = login_as(Role.editor)
     document_id = create_document(sponsor, editor.user_id)
@@ -227,9 +251,16 @@ def test_failed_job_shows_reason_and_retry_works(
     assert status["status"] == "failed" and "model exploded" in status["error"]
 
     fake_generator.error = None
-    assert editor.post_action(f"/documents/{document_id}/retry", url.replace(
-        "sponsor", "editor")).status_code == 302
-    assert sponsor.get(f"/documents/{document_id}/status.json").get_json()["status"] == "queued"
+    assert (
+        editor.post_action(
+            f"/documents/{document_id}/retry", url.replace("sponsor", "editor")
+        ).status_code
+        == 302
+    )
+    assert (
+        sponsor.get(f"/documents/{document_id}/status.json").get_json()["status"]
+        == "queued"
+    )
     run_queued()
     status = sponsor.get(f"/documents/{document_id}/status.json").get_json()
     assert status["status"] == "done" and status["error"] is None
@@ -245,7 +276,10 @@ def test_retry_of_a_job_that_did_not_fail_changes_nothing(
     document_id = create_document(sponsor, editor.user_id)
     run_queued()
     sponsor.post_action(f"/documents/{document_id}/retry", "/sponsor/documents")
-    assert sponsor.get(f"/documents/{document_id}/status.json").get_json()["status"] == "done"
+    assert (
+        sponsor.get(f"/documents/{document_id}/status.json").get_json()["status"]
+        == "done"
+    )
     assert len(app.extensions["docdraft.job_backend"].delivered) == 1
 
 
@@ -255,13 +289,15 @@ def test_earlier_revisions_keep_their_own_text(
     fake_generator.texts = ["first machine text"]
     document_id = create_document(sponsor, editor.user_id, body="One")
     run_queued()
-    editor.submit(f"/editor/documents/{document_id}",
-                  {"document_name": "Launch plan", "document_body": "Two"})
+    editor.submit(
+        f"/editor/documents/{document_id}",
+        {"document_name": "Launch plan", "document_body": "Two"},
+    )
     fake_generator.texts = ["second machine text"]
     run_queued()
     html = sponsor.get(f"/sponsor/documents/{document_id}").get_data(as_text=True)
     assert 'id="revision-1"' in html and 'id="revision-2"' in html
     assert html.index("second machine text") < html.index('id="revision-1"')
-    assert "first machine text" in html[html.index('id="revision-1"'):]
+    assert "first machine text" in html[html.index('id="revision-1"') :]
     status = sponsor.get(f"/documents/{document_id}/status.json").get_json()
     assert (status["revision"], status["text"]) == (2, "second machine text")

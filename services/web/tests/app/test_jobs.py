@@ -30,8 +30,9 @@ def wait_until_done(app, count, timeout=120):
     raise AssertionError(f"jobs not done in time: {autodocs(app)}")
 
 
-def test_a_job_delivered_twice_runs_once(app, sponsor, editor, create_document,
-                                         fake_generator):
+def test_a_job_delivered_twice_runs_once(
+    app, sponsor, editor, create_document, fake_generator
+):
     create_document(sponsor, editor.user_id)
     with app.app_context():
         (autodoc_id,) = db.session.scalars(select(Autodoc.id)).all()
@@ -41,12 +42,13 @@ def test_a_job_delivered_twice_runs_once(app, sponsor, editor, create_document,
         db.session.commit()
         run_jobs([autodoc_id, autodoc_id])
         run_jobs([autodoc_id])
-    assert fake_generator.calls == [[ "Write about Debian."]]
+    assert fake_generator.calls == [["Write about Debian."]]
     assert autodocs(app) == [(JobStatus.done, "a continuation")]
 
 
-def test_waiting_jobs_run_as_one_batch(app, sponsor, editor, create_document,
-                                       fake_generator, run_queued):
+def test_waiting_jobs_run_as_one_batch(
+    app, sponsor, editor, create_document, fake_generator, run_queued
+):
     for body in ("one", "two", "three"):
         create_document(sponsor, editor.user_id, body=body)
     run_queued()
@@ -60,8 +62,9 @@ class PickyGenerator(FakeGenerator):
         return super().generate(prompts)
 
 
-def test_one_bad_prompt_fails_only_its_own_job(app, sponsor, editor, create_document,
-                                               run_queued):
+def test_one_bad_prompt_fails_only_its_own_job(
+    app, sponsor, editor, create_document, run_queued
+):
     app.extensions[generator_module.EXTENSION_KEY] = PickyGenerator()
     for body in ("fine", "poison", "also fine"):
         create_document(sponsor, editor.user_id, body=body)
@@ -69,14 +72,17 @@ def test_one_bad_prompt_fails_only_its_own_job(app, sponsor, editor, create_docu
     statuses = [status for status, _ in autodocs(app)]
     assert statuses == [JobStatus.done, JobStatus.failed, JobStatus.done]
     with app.app_context():
-        failed = db.session.scalar(select(Autodoc).where(Autodoc.status == JobStatus.failed))
+        failed = db.session.scalar(
+            select(Autodoc).where(Autodoc.status == JobStatus.failed)
+        )
         assert failed.error == "ValueError: cannot continue 'poison'"
         assert failed.finished_at is not None
 
 
 @pytest.mark.app_config(JOB_BACKEND="inprocess")
-def test_inprocess_worker_runs_jobs_in_the_background(app, sponsor, editor,
-                                                      create_document):
+def test_inprocess_worker_runs_jobs_in_the_background(
+    app, sponsor, editor, create_document
+):
     app.extensions[generator_module.EXTENSION_KEY] = FakeGenerator(["from the thread"])
     create_document(sponsor, editor.user_id)
     assert wait_until_done(app, 1) == [(JobStatus.done, "from the thread")]

@@ -1,0 +1,148 @@
+"""Every route x every kind of user x method, with real logins.
+
+A route added to the app without a row here fails
+`test_matrix_covers_every_route`, so access rules are always decided on purpose.
+"""
+
+import pytest
+
+from docdraft.models import Role, UserStatus
+
+from .conftest import Browser, csrf_token
+
+ROLES = [
+    "anonymous",
+    "pending",
+    "rejected",
+    "sponsor",
+    "other_sponsor",
+    "editor",
+    "other_editor",
+    "admin",
+]
+LOGIN = 302  # anonymous users are sent to /login
+
+
+def expect(default, **by_role):
+    return {role: by_role.get(role, default) for role in ROLES}
+
+
+SPONSORS_ONLY = expect(403, anonymous=LOGIN, sponsor=200, other_sponsor=200)
+EDITORS_ONLY = expect(403, anonymous=LOGIN, editor=200, other_editor=200)
+
+# (method, rule) -> (url to request, {role: status}).  POST bodies are empty
+# but carry a valid CSRF token, so what is tested is access, not CSRF.
+MATRIX = {
+    ("GET", "/signup/<role_name>"): ("/signup/editor", expect(200)),
+    ("POST", "/signup/<role_name>"): ("/signup/editor", expect(400)),
+    ("GET", "/login"): ("/login", expect(200)),
+    ("POST", "/login"): ("/login", expect(400)),
+    ("GET", "/"): ("/", expect(302, pending=200, rejected=200)),
+    ("GET", "/admin/users"): ("/admin/users", expect(403, anonymous=LOGIN, admin=200)),
+    ("POST", "/admin/users/<int:user_id>/approve"): (
+        "/admin/users/{target}/approve",
+        expect(403, anonymous=LOGIN, admin=302),
+    ),
+    ("POST", "/admin/users/<int:user_id>/reject"): (
+        "/admin/users/{target}/reject",
+        expect(403, anonymous=LOGIN, admin=302),
+    ),
+    ("GET", "/sponsor/documents"): ("/sponsor/documents", SPONSORS_ONLY),
+    ("GET", "/sponsor/documents/new"): ("/sponsor/documents/new", SPONSORS_ONLY),
+    ("POST", "/sponsor/documents/new"): (
+        "/sponsor/documents/new",
+        expect(403, anonymous=LOGIN, sponsor=400, other_sponsor=400),
+    ),
+    ("GET", "/sponsor/documents/<int:document_id>"): (
+        "/sponsor/documents/{document}",
+        expect(403, anonymous=LOGIN, sponsor=200, other_sponsor=404),
+    ),
+    ("POST", "/sponsor/documents/<int:document_id>"): (
+        "/sponsor/documents/{document}",
+        expect(403, anonymous=LOGIN, sponsor=400, other_sponsor=404),
+    ),
+    ("GET", "/editor/documents"): ("/editor/documents", EDITORS_ONLY),
+    ("GET", "/editor/documents/<int:document_id>"): (
+        "/editor/documents/{document}",
+        expect(403, anonymous=LOGIN, editor=200, other_editor=404),
+    ),
+    ("POST", "/editor/documents/<int:document_id>"): (
+        "/editor/documents/{document}",
+        expect(403, anonymous=LOGIN, editor=400, other_editor=404),
+    ),
+    ("GET", "/documents/<int:document_id>/status.json"): (
+        "/documents/{document}/status.json",
+        expect(
+            404,
+            anonymous=LOGIN,
+            pending=403,
+            rejected=403,
+            admin=403,
+            sponsor=200,
+            editor=200,
+        ),
+    ),
+    ("POST", "/documents/<int:document_id>/retry"): (
+        "/documents/{document}/retry",
+        expect(
+            404,
+            anonymous=LOGIN,
+            pending=403,
+            rejected=403,
+            admin=403,
+            sponsor=302,
+            editor=302,
+        ),
+    ),
+    # Last: it ends the session for the rows after it.
+    ("POST", "/logout"): ("/logout", expect(302)),
+}
+
+
+def test_matrix_covers_every_route(app):
+    routes = {
+        (method, rule.rule)
+        for rule in app.url_map.iter_rules()
+        if rule.endpoint != "static"
+        for method in rule.methods - {"HEAD", "OPTIONS"}
+    }
+    assert routes == set(MATRIX)
+
+
+@pytest.fixture
+def world(app, login_as, make_user, create_document):
+    """One browser per kind of user, and a document owned by 'sponsor'."""
+    browsers = {
+        "anonymous": Browser(app.test_client()),
+        "pending": login_as(Role.sponsor, UserStatus.pending),
+        "rejected": login_as(Role.editor, UserStatus.rejected),
+        "sponsor": login_as(Role.sponsor),
+        "other_sponsor": login_as(Role.sponsor),
+        "editor": login_as(Role.editor),
+        "other_editor": login_as(Role.editor),
+        "admin": login_as(Role.admin),
+    }
+    document = create_document(browsers["sponsor"], browsers["editor"].user_id)
+    target, _ = make_user(Role.editor, UserStatus.pending)
+    return browsers, {"document": document, "target": target}
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_role_gets_expected_status_on_every_route(world, role):
+    browsers, ids = world
+    browser = browsers[role]
+    token = csrf_token(browser.get("/login").get_data(as_text=True))
+    failures = []
+    for (method, rule), (url, expected) in MATRIX.items():
+        url = url.format(**ids)
+        if method == "GET":
+            response = browser.client.get(url)
+        else:
+            response = browser.client.post(url, data={"csrf_token": token})
+        if response.status_code != expected[role]:
+            failures.append(
+                f"{method} {url}: {response.status_code} != {expected[role]}"
+            )
+        elif expected[role] == LOGIN and role == "anonymous" and rule != "/logout":
+            assert response.location.startswith("/login")
+    assert not failures, failures
