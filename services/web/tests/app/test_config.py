@@ -1,0 +1,82 @@
+"""Configuration from the environment; production refuses unsafe settings."""
+
+import pytest
+
+from docdraft import create_app
+from docdraft.config import ConfigError, normalize_database_url
+
+STRONG = "k" * 20 + "Q7x-9vLmZ2pR4tW8yB1nC5"
+
+
+def production(monkeypatch, tmp_path, **env):
+    monkeypatch.setenv("INSTANCE_PATH", str(tmp_path))
+    monkeypatch.setenv("APP_ENV", "production")
+    for key in ("SECRET_KEY", "DATABASE_URL"):
+        monkeypatch.delenv(key, raising=False)
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    return create_app({"JOB_BACKEND": "manual"})
+
+
+@pytest.mark.parametrize("secret", [None, "", "short", "dev", "x" * 31, "changeme"])
+def test_production_refuses_missing_or_weak_secret(monkeypatch, tmp_path, secret):
+    env = {} if secret is None else {"SECRET_KEY": secret}
+    with pytest.raises(ConfigError, match="SECRET_KEY"):
+        production(monkeypatch, tmp_path, **env)
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "postgresql://postgres:postgres@db/docdraft",
+        "postgresql://hello_flask:hello_flask@db/docdraft",
+        "postgresql://app@db/docdraft",
+    ],
+)
+def test_production_refuses_default_database_credentials(monkeypatch, tmp_path, url):
+    with pytest.raises(ConfigError, match="DATABASE_URL"):
+        production(monkeypatch, tmp_path, SECRET_KEY=STRONG, DATABASE_URL=url)
+
+
+def test_production_refuses_debug(monkeypatch, tmp_path):
+    monkeypatch.setenv("INSTANCE_PATH", str(tmp_path))
+    monkeypatch.setenv("SECRET_KEY", STRONG)
+    with pytest.raises(ConfigError, match="DEBUG"):
+        create_app({"APP_ENV": "production", "DEBUG": True, "JOB_BACKEND": "manual"})
+
+
+def test_production_with_strong_settings_starts_with_secure_cookies(
+    monkeypatch, tmp_path
+):
+    app = production(
+        monkeypatch,
+        tmp_path,
+        SECRET_KEY=STRONG,
+        DATABASE_URL="postgresql://docdraft:Zq8-long-random@db/docdraft",
+    )
+    assert app.config["SESSION_COOKIE_SECURE"] is True
+    assert app.config["SQLALCHEMY_DATABASE_URI"].startswith("postgresql+psycopg://")
+    response = app.test_client().get("/login")
+    assert "max-age=" in response.headers["Strict-Transport-Security"]
+
+
+def test_development_key_is_random_and_kept_across_restarts(monkeypatch, tmp_path):
+    monkeypatch.setenv("INSTANCE_PATH", str(tmp_path))
+    monkeypatch.delenv("SECRET_KEY", raising=False)
+    monkeypatch.setenv("APP_ENV", "development")
+    first = create_app({"JOB_BACKEND": "manual"}).config["SECRET_KEY"]
+    second = create_app({"JOB_BACKEND": "manual"}).config["SECRET_KEY"]
+    assert first == second and len(first) >= 32
+    assert (tmp_path / "secret_key").stat().st_mode & 0o077 == 0
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        ("postgres://u:p@h/d", "postgresql+psycopg://u:p@h/d"),
+        ("postgresql://u:p@h/d", "postgresql+psycopg://u:p@h/d"),
+        ("sqlite:///x.db", "sqlite:///x.db"),
+    ],
+)
+def test_database_urls_use_the_installed_driver(url, expected):
+    assert normalize_database_url(url) == expected
