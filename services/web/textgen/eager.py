@@ -18,8 +18,6 @@ def eager_generate_ids(
     """New token ids for one unpadded prompt, eager TF, stopping before EOS."""
     ids = tf.constant([list(prompt_ids)], tf.int32)
     config = generation_config(settings, eos_id, new_tokens, len(prompt_ids))
-    # transformers' own (eager-only) processor, exactly as the original used it.
-    config.no_repeat_ngram_size = settings.no_repeat_ngram_size
     output = model.generate(
         ids, attention_mask=tf.ones_like(ids), generation_config=config
     )

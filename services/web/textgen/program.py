@@ -3,13 +3,25 @@
 A tf.function retraces whenever a Python argument changes (a new processor
 object, another max_new_tokens), so each program fixes all of them and takes
 only two tensors of a fixed shape: left-padded input ids and their mask.
+
+Start-up cost: tracing `generate` with autograph spends most of its time
+converting transformers' Python source (~10 s per program even for a tiny
+model).  The TF search loops are already written with tf.while_loop, so the
+program traces with autograph off; the only obstacle is a Python `if` on a
+tensor in `generate()` (a right-padding warning), so the program does what
+`generate` does for a decoder-only model and calls beam_search (or
+greedy_search for one beam) itself.  `eager.py` still uses `generate`, and
+the tests check both give the same tokens.
 """
 
 from __future__ import annotations
 
 import tensorflow as tf
 from transformers import GenerationConfig
-from transformers.generation.tf_logits_process import TFLogitsProcessorList
+from transformers.generation.tf_logits_process import (
+    TFLogitsProcessorList,
+    TFMinLengthLogitsProcessor,
+)
 
 from .ngram import XLANoRepeatNGramLogitsProcessor
 from .settings import GenerationSettings
@@ -18,17 +30,16 @@ from .settings import GenerationSettings
 def generation_config(
     settings: GenerationSettings, eos_id: int, new_tokens: int, prompt_len: int
 ) -> GenerationConfig:
-    """The GenerationConfig for a prompt of `prompt_len` (padded) tokens.
+    """The GenerationConfig for eager `generate` on a prompt of `prompt_len` tokens.
 
     min_length counts the prompt, so EOS is suppressed for min_new_tokens.
-    The no-repeat processor is passed separately (ours runs under XLA).
     """
     return GenerationConfig(
         num_beams=settings.num_beams,
         early_stopping=settings.early_stopping,
         max_new_tokens=new_tokens,
         min_length=prompt_len + settings.min_new_tokens,
-        no_repeat_ngram_size=0,
+        no_repeat_ngram_size=settings.no_repeat_ngram_size,
         do_sample=False,
         length_penalty=1.0,
         num_return_sequences=1,
@@ -55,32 +66,61 @@ class BeamProgram:
         self.settings = settings
         self.bucket = bucket
         self.batch_size = batch_size
+        self.eos_id = eos_id
         self.new_tokens = settings.new_tokens(bucket)
-        self.config = generation_config(settings, eos_id, self.new_tokens, bucket)
         spec = tf.TensorSpec((batch_size, bucket), tf.int32)
         # jit=False runs the same code eagerly (debugging, reference checks).
         self._fn = (
-            tf.function(self._generate, jit_compile=True, input_signature=[spec, spec])
+            tf.function(
+                self._generate,
+                jit_compile=True,
+                autograph=False,
+                input_signature=[spec, spec],
+            )
             if jit
             else self._generate
         )
 
     def _processors(self, attention_mask: tf.Tensor) -> TFLogitsProcessorList:
         """Built inside the trace, so the row starts are graph tensors."""
+        min_length = self.bucket + self.settings.min_new_tokens
+        processors = TFLogitsProcessorList(
+            [TFMinLengthLogitsProcessor(min_length, self.eos_id)]
+        )
         size = self.settings.no_repeat_ngram_size
-        if not size:
-            return TFLogitsProcessorList()
-        starts = self.bucket - tf.reduce_sum(attention_mask, axis=1)
-        # Beam search flattens [batch, beams] rows batch-major.
-        starts = tf.repeat(starts, self.settings.num_beams)
-        return TFLogitsProcessorList([XLANoRepeatNGramLogitsProcessor(size, starts)])
+        if size:
+            starts = self.bucket - tf.reduce_sum(attention_mask, axis=1)
+            # Beam search flattens [batch, beams] rows batch-major.
+            starts = tf.repeat(starts, self.settings.num_beams)
+            processors.append(XLANoRepeatNGramLogitsProcessor(size, starts))
+        return processors
 
     def _generate(self, input_ids: tf.Tensor, attention_mask: tf.Tensor) -> tf.Tensor:
-        return self.model.generate(
-            input_ids,
-            attention_mask=attention_mask,
-            generation_config=self.config,
+        """What generate() does for a decoder-only model, minus its Python checks."""
+        beams = self.settings.num_beams
+        common = dict(
+            max_length=self.bucket + self.new_tokens,
+            pad_token_id=self.eos_id,
+            eos_token_id=self.eos_id,
             logits_processor=self._processors(attention_mask),
+            output_attentions=False,
+            output_hidden_states=False,
+            output_scores=False,
+            return_dict_in_generate=False,
+            use_cache=True,
+        )
+        if beams == 1:
+            return self.model.greedy_search(
+                input_ids, attention_mask=attention_mask, **common
+            )
+        expand = (self.batch_size, beams, self.bucket)
+        return self.model.beam_search(
+            tf.broadcast_to(input_ids[:, None], expand),
+            attention_mask=tf.broadcast_to(attention_mask[:, None], expand),
+            length_penalty=1.0,
+            early_stopping=self.settings.early_stopping,
+            num_return_sequences=1,
+            **common,
         )
 
     def __call__(self, input_ids, attention_mask) -> tf.Tensor:
