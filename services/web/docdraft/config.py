@@ -29,10 +29,8 @@ def load_config(instance_path, overrides=None):
     config = {
         "APP_ENV": app_env,
         "SECRET_KEY": env.get("SECRET_KEY"),
-        "SQLALCHEMY_DATABASE_URI": normalize_database_url(
-            env.get("DATABASE_URL")
-            or f"sqlite:///{Path(instance_path) / 'docdraft.sqlite3'}"
-        ),
+        "SQLALCHEMY_DATABASE_URI": env.get("DATABASE_URL")
+        or f"sqlite:///{Path(instance_path) / 'docdraft.sqlite3'}",
         "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
         # inprocess: a worker thread in this process; celery: Redis + worker
         # processes; manual: nothing runs jobs until asked (tests).
@@ -50,6 +48,8 @@ def load_config(instance_path, overrides=None):
         config["SESSION_COOKIE_SECURE"] = True
         config["REMEMBER_COOKIE_SECURE"] = True
     config.update(overrides or {})
+    uri = normalize_database_url(config["SQLALCHEMY_DATABASE_URI"])
+    config["SQLALCHEMY_DATABASE_URI"] = uri
     if not config["SECRET_KEY"] and app_env != "production":
         config["SECRET_KEY"] = _development_secret(instance_path)
     if app_env == "production":

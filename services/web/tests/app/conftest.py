@@ -70,17 +70,13 @@ def _config(url, **overrides):
 def make_app(database_url, tmp_path, monkeypatch):
     """Create apps on the session's database; empties the tables afterwards."""
     monkeypatch.setenv("INSTANCE_PATH", str(tmp_path / "instance"))
-    apps = []
+    home = create_app(_config(database_url))  # empties the tables afterwards
 
     def factory(**overrides):
-        app = create_app(_config(database_url, **overrides))
-        apps.append(app)
-        return app
+        return create_app(_config(database_url, **overrides))
 
     yield factory
-    if not apps:
-        return
-    with apps[0].app_context():
+    with home.app_context():
         db.session.remove()
         for table in reversed(db.metadata.sorted_tables):
             db.session.execute(table.delete())

@@ -67,6 +67,6 @@ def test_seed_demo_prints_working_credentials(app, runner):
 
 def test_seed_demo_is_refused_in_production(make_app, monkeypatch):
     monkeypatch.setenv("SECRET_KEY", "s" * 12 + "8Hq2-Lm4Vx7Rt1Zp9Kw3Jn6")
-    app = make_app(APP_ENV="production")
+    app = make_app(APP_ENV="production", SQLALCHEMY_DATABASE_URI="sqlite://")
     result = app.test_cli_runner().invoke(args=["seed-demo"])
     assert result.exit_code != 0 and "development only" in result.output
