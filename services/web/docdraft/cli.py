@@ -2,6 +2,7 @@
 
 import os
 import secrets
+from pathlib import Path
 
 import click
 from flask import current_app
@@ -54,28 +55,37 @@ def create_admin_command(email, name):
 @click.command("seed-demo")
 @with_appcontext
 def seed_demo_command():
-    """Development only: an approved demo sponsor and editor, with fresh passwords."""
+    """Development only: an approved demo sponsor and editor, printed at each start.
+
+    Passwords are random per installation and kept in instance/ (mode 600),
+    so the same credentials are shown again on the next `make run`.
+    """
     if current_app.config["APP_ENV"] == "production":
         raise click.ClickException("seed-demo is for development only")
+    saved = Path(current_app.instance_path) / "demo-credentials.txt"
+    lines = saved.read_text().splitlines() if saved.exists() else []
     for email, name, role in DEMO_USERS:
         if find_user_by_email(email):
-            click.echo(f"demo {role.value}: {email} (exists; password unchanged)")
             continue
         password = secrets.token_urlsafe(9)
         user = signup_user(role, name, email, password, "Demo")
         user.status = UserStatus.approved
         db.session.commit()
-        click.echo(f"demo {role.value}: {email} password {password}")
+        lines.append(f"demo {role.value}: {email} password {password}")
+    saved.write_text("".join(f"{line}\n" for line in lines))
+    saved.chmod(0o600)
+    click.echo("\n".join(lines))
 
 
 @click.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=lambda: int(os.environ.get("PORT", 5000)))
 @with_appcontext
-def serve_command(port):
-    """Development server on 127.0.0.1 with the in-process worker started."""
+def serve_command(host, port):
+    """Development server (one process) with the in-process worker started."""
     from .jobs import dispatch
 
     worker = dispatch.backend()
     if hasattr(worker, "start"):
         worker.start()  # recover queued jobs and warm the model up now
-    current_app.run(host="127.0.0.1", port=port, use_reloader=False, threaded=True)
+    current_app.run(host=host, port=port, use_reloader=False, threaded=True)

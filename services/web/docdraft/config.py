@@ -32,8 +32,8 @@ def load_config(instance_path, overrides=None):
         "SQLALCHEMY_DATABASE_URI": env.get("DATABASE_URL")
         or f"sqlite:///{Path(instance_path) / 'docdraft.sqlite3'}",
         "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
-        # inprocess: a worker thread in this process; celery: Redis + worker
-        # processes; manual: nothing runs jobs until asked (tests).
+        # inprocess: a worker thread in this process (one process only);
+        # manual: nothing runs jobs until asked (tests).
         "JOB_BACKEND": env.get("JOB_BACKEND", "inprocess"),
         "TEXTGEN_MODEL": env.get("TEXTGEN_MODEL") or None,
         "TEXTGEN_WARMUP": env.get("TEXTGEN_WARMUP", "1") != "0",

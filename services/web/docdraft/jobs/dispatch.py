@@ -22,10 +22,6 @@ def init_app(app):
         from .inprocess import InProcessWorker
 
         backend = InProcessWorker(app)
-    elif name == "celery":
-        from .celery_backend import CeleryBackend
-
-        backend = CeleryBackend(app)
     elif name == "manual":
         backend = ManualBackend()
     else:

@@ -1,0 +1,17 @@
+#!/bin/sh
+# Wait for the database, apply migrations (never drop anything), then hand the
+# process over to the command (dev server, gunicorn or worker).
+set -eu
+
+if [ -n "${DATABASE_URL:-}" ] && [ "${DATABASE_URL#postgres}" != "$DATABASE_URL" ]; then
+    echo "waiting for PostgreSQL..."
+    until pg_isready -d "$DATABASE_URL" -q; do sleep 1; done
+fi
+
+flask --app docdraft db upgrade
+
+if [ "${SEED_DEMO_USERS:-0}" = "1" ] && [ "${APP_ENV:-development}" = "development" ]; then
+    flask --app docdraft seed-demo
+fi
+
+exec "$@"
