@@ -15,8 +15,8 @@ from .settings import GenerationSettings
 
 log = logging.getLogger("textgen")
 
-# Compiled batch sizes: a lone job runs alone, waiting jobs run 8 at a time
-# (fewer are padded up to 8 with copies; each size is one more compile).
+# Compiled batch sizes: a lone job runs alone, waiting jobs run up to 8 at a
+# time (see plan_batches; each size costs one more compile per bucket).
 DEFAULT_BATCH_SIZES = (1, 8)
 
 
@@ -112,22 +112,52 @@ class Generator:
         results: list[list[int] | None] = [None] * len(prepared)
         for bucket in sorted({p.bucket for p in prepared}):
             members = [i for i, p in enumerate(prepared) if p.bucket == bucket]
-            for chunk in _chunks(members, self.batch_sizes[-1]):
-                outputs = self._run(bucket, [prepared[i] for i in chunk])
+            start = 0
+            for size in plan_batches(len(members), self.batch_sizes):
+                chunk = members[start : start + size]
+                start += len(chunk)
+                outputs = self._run(bucket, [prepared[i] for i in chunk], size)
                 for index, tokens in zip(chunk, outputs, strict=True):
                     results[index] = tokens
         return results
 
-    def _run(self, bucket: int, prompts: list[PreparedPrompt]) -> list[list[int]]:
-        """One compiled call; the batch is padded up to a compiled size."""
-        size = next(s for s in self.batch_sizes if s >= len(prompts))
+    def _run(
+        self, bucket: int, prompts: list[PreparedPrompt], size: int | None = None
+    ) -> list[list[int]]:
+        """One compiled call of batch `size`, padded with copies of the last prompt."""
+        size = size or next(s for s in self.batch_sizes if s >= len(prompts))
         rows = list(prompts) + [prompts[-1]] * (size - len(prompts))
         input_ids, mask = left_pad([p.ids for p in rows], bucket, self.eos_id)
+        start = time.perf_counter()
         output = self.program(bucket, size)(input_ids, mask).numpy()
+        log.debug(
+            "bucket %d: %d prompts (batch %d) in %.2f s",
+            bucket,
+            len(prompts),
+            size,
+            time.perf_counter() - start,
+        )
         return [
             strip_after_eos(row[bucket:].tolist(), self.eos_id)
             for row in output[: len(prompts)]
         ]
+
+
+def plan_batches(count: int, sizes: tuple[int, ...]) -> list[int]:
+    """Compiled batch sizes to run `count` prompts with (their sum may exceed it).
+
+    A batch costs far less than its size in single calls but more than one
+    call, so a batch is padded up only when at least half full; otherwise the
+    largest size that fills exactly is used (ultimately size 1).
+    """
+    plan = []
+    while count > 0:
+        up = next((s for s in sizes if s >= count), sizes[-1])
+        down = max((s for s in sizes if s <= count), default=up)
+        size = up if min(count, up) * 2 >= up else down
+        plan.append(size)
+        count -= size
+    return plan
 
 
 def left_pad(rows, length: int, pad_id: int) -> tuple[np.ndarray, np.ndarray]:
@@ -138,8 +168,3 @@ def left_pad(rows, length: int, pad_id: int) -> tuple[np.ndarray, np.ndarray]:
         ids[i, length - len(row) :] = row
         mask[i, length - len(row) :] = 1
     return ids, mask
-
-
-def _chunks(items: list, size: int):
-    for start in range(0, len(items), size):
-        yield items[start : start + size]

@@ -6,6 +6,7 @@ import pytest
 
 from textgen import GenerationSettings, Generator, ModelLoadError
 from textgen.eager import eager_generate_ids
+from textgen.engine import plan_batches
 
 from .conftest import TEST_SETTINGS
 
@@ -35,8 +36,17 @@ def test_fast_path_equals_eager_generate(tiny_generator):
 def test_batched_equals_unbatched(tiny_generator):
     batched = tiny_generator.generate_ids(PROMPTS)
     assert {tiny_generator.prepare(p).bucket for p in PROMPTS} == {8, 16}
+    assert any(size > 1 for _, size in tiny_generator._programs)  # really batched
     for prompt, ids in zip(PROMPTS, batched, strict=True):
         assert tiny_generator.generate_ids([prompt]) == [ids]
+
+
+def test_batch_plan_pads_only_half_full_batches():
+    assert plan_batches(1, (1, 8)) == [1]
+    assert plan_batches(3, (1, 8)) == [1, 1, 1]
+    assert plan_batches(5, (1, 8)) == [8]
+    assert plan_batches(12, (1, 8)) == [8, 8]
+    assert plan_batches(10, (1, 4, 8)) == [8, 4]
 
 
 def test_generate_returns_continuations_in_order(tiny_generator):
