@@ -116,3 +116,38 @@ def test_cli_download_saves_a_loadable_copy(tiny_model_dir, tmp_path):
     _, _, info = loading.load(str(out))
     assert info.name == tiny_model_dir.name  # kept through metadata.json
     assert cli_main(["download", str(tmp_path / "nowhere"), "--out", str(out)]) == 2
+
+
+@pytest.fixture
+def local_hub(monkeypatch, tmp_path):
+    """A local HTTP server standing in for a reachable hub."""
+    import http.server
+    import threading
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_HEAD(self):
+            self.send_response(200)
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.HTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    monkeypatch.setattr(
+        huggingface_hub.constants, "HF_HUB_CACHE", str(tmp_path / "hub")
+    )
+    monkeypatch.setenv("HF_ENDPOINT", f"http://127.0.0.1:{server.server_port}")
+    monkeypatch.delenv("TEXTGEN_MODEL", raising=False)
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    yield
+    server.shutdown()
+
+
+def test_gpt2_is_chosen_when_the_hub_answers(local_hub):
+    assert resolve_model_reference(None) == "gpt2"
+
+
+def test_offline_flag_skips_the_network(local_hub, monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    assert resolve_model_reference(None) == str(loading.SEED_MODEL_DIR)
