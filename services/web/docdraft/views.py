@@ -1,8 +1,13 @@
 """Pieces shared by the sponsor's and the editor's document views."""
 
 from flask import render_template, request
+from flask_login import current_user
+from sqlalchemy.orm import selectinload
 
+from .access import documents_visible_to
+from .extensions import db
 from .forms import ActionForm
+from .models import Document, Retention, Revision
 
 
 def form_status(form):
@@ -24,6 +29,21 @@ def saved_message(revision):
     if revision is None:
         return "Saved. The prompt did not change, so no new text was requested."
     return f"Saved revision {revision.number}; the machine text is being written."
+
+
+def render_document_list():
+    """The current user's documents (own or assigned), most recently changed first."""
+    query = (
+        documents_visible_to(current_user)
+        .options(
+            selectinload(Document.revisions).selectinload(Revision.autodoc),
+            selectinload(Document.retention).selectinload(Retention.editor),
+            selectinload(Document.sponsor),
+        )
+        .order_by(Document.updated_at.desc())
+    )
+    documents = db.session.scalars(query).all()
+    return render_template("documents/list.html", documents=documents)
 
 
 def render_document_page(document, form):

@@ -1,14 +1,19 @@
 """Editors review the documents assigned to them and revise them."""
 
-from flask import flash, redirect, render_template, url_for
+from flask import flash, redirect, url_for
 from flask_login import current_user
 
-from ..access import documents_visible_to, get_document_for, guard_blueprint
-from ..extensions import db
+from ..access import get_document_for, guard_blueprint
 from ..forms import EditorDocumentForm
-from ..models import Document, Role
+from ..models import Role
 from ..services.documents import update_document
-from ..views import form_status, prefill, render_document_page, saved_message
+from ..views import (
+    form_status,
+    prefill,
+    render_document_list,
+    render_document_page,
+    saved_message,
+)
 from . import bp
 
 guard_blueprint(bp, Role.editor)
@@ -16,10 +21,7 @@ guard_blueprint(bp, Role.editor)
 
 @bp.get("/documents")
 def documents():
-    query = documents_visible_to(current_user).order_by(Document.updated_at.desc())
-    return render_template(
-        "documents/list.html", documents=db.session.scalars(query).all()
-    )
+    return render_document_list()
 
 
 @bp.route("/documents/<int:document_id>", methods=["GET", "POST"])

@@ -3,13 +3,19 @@
 from flask import flash, redirect, render_template, url_for
 from flask_login import current_user
 
-from ..access import documents_visible_to, get_document_for, guard_blueprint
+from ..access import get_document_for, guard_blueprint
 from ..extensions import db
 from ..forms import SponsorDocumentForm
-from ..models import Document, Role
+from ..models import Role
 from ..services.documents import InvalidEditor, create_document, update_document
 from ..services.users import approved_editors
-from ..views import form_status, prefill, render_document_page, saved_message
+from ..views import (
+    form_status,
+    prefill,
+    render_document_list,
+    render_document_page,
+    saved_message,
+)
 from . import bp
 
 guard_blueprint(bp, Role.sponsor)
@@ -17,10 +23,7 @@ guard_blueprint(bp, Role.sponsor)
 
 @bp.get("/documents")
 def documents():
-    query = documents_visible_to(current_user).order_by(Document.updated_at.desc())
-    return render_template(
-        "documents/list.html", documents=db.session.scalars(query).all()
-    )
+    return render_document_list()
 
 
 @bp.route("/documents/new", methods=["GET", "POST"])
@@ -28,17 +31,8 @@ def new_document():
     form = SponsorDocumentForm()
     form.set_editor_choices(approved_editors())
     if form.validate_on_submit():
-        try:
-            document = create_document(
-                current_user,
-                form.document_name.data,
-                form.document_body.data,
-                form.editor_id.data,
-            )
-        except InvalidEditor as error:
-            db.session.rollback()
-            form.editor_id.errors.append(str(error))
-        else:
+        saved, document = _save(form, create_document, current_user)
+        if saved:
             flash("Document created; the machine text is being written.")
             return redirect(url_for("sponsor.document", document_id=document.id))
     return render_template("sponsor/new.html", form=form), form_status(form)
@@ -52,21 +46,30 @@ def document(document_id):
     form = SponsorDocumentForm(data=prefill(document, "editor_id"))
     form.set_editor_choices(_assignable_editors(document))
     if form.validate_on_submit():
-        try:
-            revision = update_document(
-                document,
-                current_user,
-                form.document_name.data,
-                form.document_body.data,
-                form.editor_id.data,
-            )
-        except InvalidEditor as error:
-            db.session.rollback()
-            form.editor_id.errors.append(str(error))
-        else:
+        saved, revision = _save(form, update_document, document, current_user)
+        if saved:
             flash(saved_message(revision))
             return redirect(url_for("sponsor.document", document_id=document.id))
     return render_document_page(document, form), form_status(form)
+
+
+def _save(form, operation, *args):
+    """Call `operation(*args, name, body, editor_id)` with the form's values.
+
+    Returns (True, result), or (False, None) with the error shown at the editor
+    field when the editor cannot be assigned (e.g. rejected meanwhile).
+    """
+    try:
+        return True, operation(
+            *args,
+            form.document_name.data,
+            form.document_body.data,
+            form.editor_id.data,
+        )
+    except InvalidEditor as error:
+        db.session.rollback()
+        form.editor_id.errors.append(str(error))
+        return False, None
 
 
 def _assignable_editors(document):
