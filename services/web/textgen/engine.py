@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 import time
 
 import numpy as np
@@ -37,11 +38,12 @@ class Generator:
         self.model = model
         self.info = info
         self.settings = settings or GenerationSettings()
-        self.batch_sizes = tuple(sorted(set(batch_sizes)))
+        self.batch_sizes = _batch_sizes(self.settings, batch_sizes)
         self.jit = jit
         self.eos_id = int(model.config.eos_token_id)
         self.buckets = usable_buckets(self.settings, int(model.config.n_positions))
         self._programs: dict[tuple[int, int], BeamProgram] = {}
+        self._lock = threading.Lock()  # one trace per program, even with threads
 
     @classmethod
     def load(
@@ -69,10 +71,11 @@ class Generator:
     def program(self, bucket: int, batch_size: int) -> BeamProgram:
         """The (cached) program for one bucket and batch size."""
         key = (bucket, batch_size)
-        if key not in self._programs:
-            self._programs[key] = BeamProgram(
-                self.model, self.settings, bucket, batch_size, self.eos_id, jit=self.jit
-            )
+        with self._lock:
+            if key not in self._programs:
+                self._programs[key] = BeamProgram(
+                    self.model, self.settings, bucket, batch_size, self.eos_id, self.jit
+                )
         return self._programs[key]
 
     def warmup(self) -> float:
@@ -141,6 +144,20 @@ class Generator:
             strip_after_eos(row[bucket:].tolist(), self.eos_id)
             for row in output[: len(prompts)]
         ]
+
+
+def _batch_sizes(settings: GenerationSettings, sizes) -> tuple[int, ...]:
+    """Sorted compiled batch sizes (always including 1).
+
+    With early_stopping=False a finished row of a batch keeps being searched
+    while other rows run, and may find a better-scoring hypothesis than it
+    would alone; batched output would then differ from unbatched, so such
+    settings run one prompt per call.
+    """
+    if not settings.early_stopping:
+        log.info("early_stopping=False: prompts run one per call, not batched")
+        return (1,)
+    return tuple(sorted(set(sizes) | {1}))
 
 
 def plan_batches(count: int, sizes: tuple[int, ...]) -> list[int]:

@@ -33,6 +33,24 @@ def test_fast_path_equals_eager_generate(tiny_generator):
         assert ids == _eager(tiny_generator, prompt), prompt
 
 
+@pytest.mark.parametrize("early_stopping", [True, False])
+def test_greedy_and_non_early_stopping_equal_eager(tiny_model_dir, early_stopping):
+    beams = 1 if early_stopping else 2
+    settings = GenerationSettings(
+        max_length=20,
+        num_beams=beams,
+        no_repeat_ngram_size=2,
+        early_stopping=early_stopping,
+        min_new_tokens=4,
+        length_buckets=(16,),
+    )
+    generator = Generator.load(str(tiny_model_dir), settings, warmup=False)
+    assert generator.batch_sizes == ((1, 8) if early_stopping else (1,))
+    fast = generator.generate_ids(PROMPTS[:3])
+    for prompt, ids in zip(PROMPTS[:3], fast, strict=True):
+        assert ids == _eager(generator, prompt), prompt
+
+
 def test_batched_equals_unbatched(tiny_generator):
     batched = tiny_generator.generate_ids(PROMPTS)
     assert {tiny_generator.prepare(p).bucket for p in PROMPTS} == {8, 16}
