@@ -102,8 +102,9 @@ def _measure(generator, args) -> dict:
     single, ids = _timed(lambda: generator.generate_ids(prompts[:1]), args.repeats)
     out["engine_single_s"] = single
     out["tokens_per_doc"] = len(ids[0])
-    batch, _ = _timed(lambda: generator.generate_ids(prompts), args.repeats)
+    batch, batch_ids = _timed(lambda: generator.generate_ids(prompts), args.repeats)
     out["engine_batch_s_per_doc"] = batch / len(prompts)
+    out["batch_equals_single"] = batch_ids[0] == ids[0]
     out["peak_rss_mb_engine"] = _rss_mb()
     if not args.skip_eager:
         eager, eager_ids = _timed(

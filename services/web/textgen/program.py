@@ -69,10 +69,16 @@ class BeamProgram:
         self.eos_id = eos_id
         self.new_tokens = settings.new_tokens(bucket)
         spec = tf.TensorSpec((batch_size, bucket), tf.int32)
+
         # jit=False runs the same code eagerly (debugging, reference checks).
+        def run(input_ids, attention_mask):
+            # A function of its own per program: TF counts traces per Python
+            # function, and would warn about "retracing" a shared method.
+            return self._generate(input_ids, attention_mask)
+
         self._fn = (
             tf.function(
-                self._generate,
+                run,
                 jit_compile=True,
                 autograph=False,
                 input_signature=[spec, spec],
