@@ -68,23 +68,20 @@ class BeamProgram:
         self.batch_size = batch_size
         self.eos_id = eos_id
         self.new_tokens = settings.new_tokens(bucket)
-        spec = tf.TensorSpec((batch_size, bucket), tf.int32)
-
         # jit=False runs the same code eagerly (debugging, reference checks).
+        self._fn = self._compiled() if jit else self._generate
+
+    def _compiled(self):
+        """The XLA-compiled function; traced once (fixed input signature)."""
+        spec = tf.TensorSpec((self.batch_size, self.bucket), tf.int32)
+
         def run(input_ids, attention_mask):
             # A function of its own per program: TF counts traces per Python
             # function, and would warn about "retracing" a shared method.
             return self._generate(input_ids, attention_mask)
 
-        self._fn = (
-            tf.function(
-                run,
-                jit_compile=True,
-                autograph=False,
-                input_signature=[spec, spec],
-            )
-            if jit
-            else self._generate
+        return tf.function(
+            run, jit_compile=True, autograph=False, input_signature=[spec, spec]
         )
 
     def _processors(self, attention_mask: tf.Tensor) -> TFLogitsProcessorList:
