@@ -1,0 +1,1 @@
+"""Fast tests of the seed-model pipeline's pure parts."""
