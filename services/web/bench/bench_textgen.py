@@ -34,7 +34,10 @@ def _parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--models", default="seed,124m", help="tiny,seed,124m")
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--batch", type=int, default=8)
+    parser.add_argument("--batch", type=int, default=8, help="prompts per call (c)")
+    parser.add_argument(
+        "--batch-sizes", default="1,8", help="batch sizes the engine compiles"
+    )
     parser.add_argument(
         "--new-tokens",
         type=int,
@@ -69,6 +72,10 @@ def _settings(args):
             length_buckets=buckets,
         )
     return GenerationSettings(length_buckets=buckets)
+
+
+def _sizes(text: str) -> tuple[int, ...]:
+    return tuple(int(size) for size in text.split(","))
 
 
 def _timed(function, repeats):

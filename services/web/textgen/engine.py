@@ -79,15 +79,18 @@ class Generator:
         return self._programs[key]
 
     def warmup(self) -> float:
-        """Compile every (bucket, batch size) program; return the seconds spent."""
+        """Compile every (bucket, batch size) program; return the seconds spent.
+
+        Each program runs once with stop=True (all rows end at the first step),
+        so warm-up pays for tracing and compiling, not for whole documents.
+        """
         start = time.perf_counter()
+        token = (self.eos_id + 1) % int(self.model.config.vocab_size)
         for bucket in self.buckets:
             for batch_size in self.batch_sizes:
                 tick = time.perf_counter()
-                # Not EOS: generate() would warn about right padding.
-                token = (self.eos_id + 1) % int(self.model.config.vocab_size)
-                prompt = PreparedPrompt(ids=(token,), bucket=bucket)
-                self._run(bucket, [prompt] * batch_size)
+                ids, mask = left_pad([(token,)] * batch_size, bucket, self.eos_id)
+                self.program(bucket, batch_size)(ids, mask, stop=True).numpy()
                 log.info(
                     "compiled bucket %d, batch %d in %.1f s",
                     bucket,

@@ -19,6 +19,7 @@ from __future__ import annotations
 import tensorflow as tf
 from transformers import GenerationConfig
 from transformers.generation.tf_logits_process import (
+    TFLogitsProcessor,
     TFLogitsProcessorList,
     TFMinLengthLogitsProcessor,
 )
@@ -50,6 +51,27 @@ def generation_config(
     )
 
 
+class ForceEOSLogitsProcessor(TFLogitsProcessor):
+    """When `stop` (a scalar bool tensor) is true, only EOS can be chosen.
+
+    Warm-up passes stop=True: every beam ends at the first step, so compiling
+    a program costs one model step instead of a whole document.  Real calls
+    pass stop=False, and the scores go through unchanged.
+    """
+
+    def __init__(self, eos_id: int, stop: tf.Tensor):
+        self.eos_id = eos_id
+        self.stop = stop
+
+    def __call__(self, input_ids, scores, cur_len):
+        only_eos = tf.where(
+            tf.range(tf.shape(scores)[-1]) == self.eos_id,
+            tf.zeros_like(scores),
+            tf.fill(tf.shape(scores), tf.cast(float("-inf"), scores.dtype)),
+        )
+        return tf.where(self.stop, only_eos, scores)
+
+
 class BeamProgram:
     """Generation for inputs of shape [batch_size, bucket], compiled with XLA."""
 
@@ -74,17 +96,18 @@ class BeamProgram:
     def _compiled(self):
         """The XLA-compiled function; traced once (fixed input signature)."""
         spec = tf.TensorSpec((self.batch_size, self.bucket), tf.int32)
+        stop = tf.TensorSpec((), tf.bool)
 
-        def run(input_ids, attention_mask):
+        def run(input_ids, attention_mask, stop):
             # A function of its own per program: TF counts traces per Python
             # function, and would warn about "retracing" a shared method.
-            return self._generate(input_ids, attention_mask)
+            return self._generate(input_ids, attention_mask, stop)
 
         return tf.function(
-            run, jit_compile=True, autograph=False, input_signature=[spec, spec]
+            run, jit_compile=True, autograph=False, input_signature=[spec, spec, stop]
         )
 
-    def _processors(self, attention_mask: tf.Tensor) -> TFLogitsProcessorList:
+    def _processors(self, attention_mask, stop) -> TFLogitsProcessorList:
         """Built inside the trace, so the row starts are graph tensors."""
         min_length = self.bucket + self.settings.min_new_tokens
         processors = TFLogitsProcessorList(
@@ -96,16 +119,17 @@ class BeamProgram:
             # Beam search flattens [batch, beams] rows batch-major.
             starts = tf.repeat(starts, self.settings.num_beams)
             processors.append(XLANoRepeatNGramLogitsProcessor(size, starts))
+        processors.append(ForceEOSLogitsProcessor(self.eos_id, stop))
         return processors
 
-    def _generate(self, input_ids: tf.Tensor, attention_mask: tf.Tensor) -> tf.Tensor:
+    def _generate(self, input_ids, attention_mask, stop) -> tf.Tensor:
         """What generate() does for a decoder-only model, minus its Python checks."""
         beams = self.settings.num_beams
         common = dict(
             max_length=self.bucket + self.new_tokens,
             pad_token_id=self.eos_id,
             eos_token_id=self.eos_id,
-            logits_processor=self._processors(attention_mask),
+            logits_processor=self._processors(attention_mask, stop),
             output_attentions=False,
             output_hidden_states=False,
             output_scores=False,
@@ -126,8 +150,13 @@ class BeamProgram:
             **common,
         )
 
-    def __call__(self, input_ids, attention_mask) -> tf.Tensor:
-        """[batch, bucket + new_tokens] token ids (prompt included, EOS-padded)."""
+    def __call__(self, input_ids, attention_mask, stop: bool = False) -> tf.Tensor:
+        """[batch, bucket + new_tokens] token ids (prompt included, EOS-padded).
+
+        stop=True (warm-up) ends every row at the first step.
+        """
         return self._fn(
-            tf.constant(input_ids, tf.int32), tf.constant(attention_mask, tf.int32)
+            tf.constant(input_ids, tf.int32),
+            tf.constant(attention_mask, tf.int32),
+            tf.constant(stop),
         )

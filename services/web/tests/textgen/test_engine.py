@@ -6,7 +6,7 @@ import pytest
 
 from textgen import GenerationSettings, Generator, ModelLoadError
 from textgen.eager import eager_generate_ids
-from textgen.engine import plan_batches
+from textgen.engine import left_pad, plan_batches
 
 from .conftest import TEST_SETTINGS
 
@@ -119,6 +119,11 @@ def test_warmup_compiles_every_program(tiny_model_dir):
     )
     generator = Generator.load(str(tiny_model_dir), settings, batch_sizes=(1, 2))
     assert sorted(generator._programs) == [(4, 1), (4, 2), (8, 1), (8, 2)]
+    # Warm-up stops every row at once; real calls then run full length.
+    ids, mask = left_pad([(5, 6)], 4, generator.eos_id)
+    stopped = generator.program(4, 1)(ids, mask, stop=True).numpy()[0, 4:]
+    assert set(stopped.tolist()) == {generator.eos_id}
+    assert len(generator.generate_ids(["man apt"])[0]) >= 4
 
 
 def test_settings_that_do_not_fit_the_window_fail_at_load(tiny_model_dir):
