@@ -56,9 +56,20 @@ def _parse_args(argv=None):
 
 
 def _rss_mb() -> float:
+    """Peak resident set size of this process so far (VmHWM)."""
     import resource
 
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def _current_rss_mb() -> float:
+    """Resident set size now (VmRSS), after returning freed heap to the OS."""
+    import ctypes
+
+    ctypes.CDLL("libc.so.6").malloc_trim(0)
+    with open("/proc/self/status") as status:
+        line = next(ln for ln in status if ln.startswith("VmRSS:"))
+    return int(line.split()[1]) / 1024
 
 
 def _settings(args):
@@ -113,6 +124,7 @@ def _measure(generator, args) -> dict:
     out["engine_batch_s_per_doc"] = batch / len(prompts)
     out["batch_equals_single"] = batch_ids[0] == ids[0]
     out["peak_rss_mb_engine"] = _rss_mb()
+    out["rss_mb_engine_now"] = _current_rss_mb()
     if not args.skip_eager:
         eager, eager_ids = _timed(
             lambda: _eager_doc(generator, prompts[0]), args.repeats
@@ -130,7 +142,7 @@ def worker(args) -> None:
     timings = {"import_s": time.perf_counter() - start}
     tick = time.perf_counter()
     generator = textgen.Generator.load(
-        args.worker, _settings(args), warmup=False, batch_sizes=(1, args.batch)
+        args.worker, _settings(args), warmup=False, batch_sizes=_sizes(args.batch_sizes)
     )
     timings["load_s"] = time.perf_counter() - tick
     timings["compile_s"] = generator.warmup()
@@ -244,7 +256,7 @@ def _table(results: dict) -> str:
             "c/b x",
             "compile s",
             "start cold/warm s",
-            "RSS MB",
+            "RSS now/peak MB",
         )
     ]
     for name, r in results.items():
@@ -259,7 +271,7 @@ def _table(results: dict) -> str:
                 f"{r['batch_vs_single']:.2f}",
                 f"{r['compile_s']:.1f}",
                 f"{r['start_s']:.1f}/{r['warm_start_s']:.1f}",
-                f"{r['peak_rss_mb_engine']:.0f}",
+                f"{r['rss_mb_engine_now']:.0f}/{r['peak_rss_mb_engine']:.0f}",
             )
         )
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]

@@ -4,8 +4,14 @@ gen = Generator.load()                # resolve, load once, compile
 gen.generate(["prompt one", "two"])  # continuations, batched internally
 """
 
+import os
+
 from ._xla_cache import configure_xla_cache
 
+# Before TensorFlow is imported: with oneDNN's CPU allocator every compiled
+# program kept ~0.4 GB more resident (124M: 3.4 GB after warm-up vs 2.1 GB),
+# and XLA-compiled generation does not use oneDNN kernels anyway.
+os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
 configure_xla_cache()  # must precede the first XLA compile
 
 from .engine import Generator  # noqa: E402
