@@ -46,7 +46,7 @@ model: install
 
 ## Rebuild the bundled seed model from Debian documentation (about 30 minutes).
 seed-model: install
-	cd $(WEB) && $(BIN)/python -m pipeline train --max-minutes $(or $(MINUTES),25)
+	cd $(WEB) && $(BIN)/python -m pipeline train --force --max-minutes $(or $(MINUTES),25)
 
 clean:
 	rm -rf $(VENV) $(WEB)/.pytest_cache

@@ -71,9 +71,11 @@ def make_app(database_url, tmp_path, monkeypatch):
     """Create apps on the session's database; empties the tables afterwards."""
     monkeypatch.setenv("INSTANCE_PATH", str(tmp_path / "instance"))
     home = create_app(_config(database_url))  # empties the tables afterwards
+    apps = [home]
 
     def factory(**overrides):
-        return create_app(_config(database_url, **overrides))
+        apps.append(create_app(_config(database_url, **overrides)))
+        return apps[-1]
 
     yield factory
     with home.app_context():
@@ -81,6 +83,9 @@ def make_app(database_url, tmp_path, monkeypatch):
         for table in reversed(db.metadata.sorted_tables):
             db.session.execute(table.delete())
         db.session.commit()
+    for app in apps:  # every app has its own pool: close it, or PostgreSQL runs out
+        with app.app_context():
+            db.engine.dispose()
 
 
 @pytest.fixture
