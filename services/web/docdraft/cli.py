@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 from flask import current_app
 from flask.cli import with_appcontext
+from werkzeug.serving import run_simple
 
 from .extensions import db
 from .models import Role, UserStatus
@@ -79,7 +80,7 @@ def seed_demo_command():
 
 @click.command("serve")
 @click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--port", default=lambda: int(os.environ.get("PORT", 5000)))
+@click.option("--port", type=int, default=lambda: int(os.environ.get("PORT", 5000)))
 @with_appcontext
 def serve_command(host, port):
     """Development server (one process) with the in-process worker started."""
@@ -88,4 +89,5 @@ def serve_command(host, port):
     worker = dispatch.backend()
     if hasattr(worker, "start"):
         worker.start()  # recover queued jobs and warm the model up now
-    current_app.run(host=host, port=port, use_reloader=False, threaded=True)
+    # Not app.run(): the flask CLI refuses to block inside a command.
+    run_simple(host, port, current_app._get_current_object(), threaded=True)
