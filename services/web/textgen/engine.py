@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ctypes
 import logging
 import threading
 import time
@@ -83,20 +84,25 @@ class Generator:
 
         Each program runs once with stop=True (all rows end at the first step),
         so warm-up pays for tracing and compiling, not for whole documents.
+        Largest programs first, freed heap handed back before each: a program's
+        first run needs temporary memory for its whole search (~0.9 GB at 124M,
+        bucket 64, batch 8), so the peak stays lowest when that comes on top of
+        the smallest resident set (measured 2.5 GB instead of 3.1 GB).
         """
         start = time.perf_counter()
         token = (self.eos_id + 1) % int(self.model.config.vocab_size)
-        for bucket in self.buckets:
-            for batch_size in self.batch_sizes:
-                tick = time.perf_counter()
-                ids, mask = left_pad([(token,)] * batch_size, bucket, self.eos_id)
-                self.program(bucket, batch_size)(ids, mask, stop=True).numpy()
-                log.info(
-                    "compiled bucket %d, batch %d in %.1f s",
-                    bucket,
-                    batch_size,
-                    time.perf_counter() - tick,
-                )
+        for batch_size, bucket in warmup_order(self.buckets, self.batch_sizes):
+            release_free_heap()
+            tick = time.perf_counter()
+            ids, mask = left_pad([(token,)] * batch_size, bucket, self.eos_id)
+            self.program(bucket, batch_size)(ids, mask, stop=True).numpy()
+            log.info(
+                "compiled bucket %d, batch %d in %.1f s",
+                bucket,
+                batch_size,
+                time.perf_counter() - tick,
+            )
+        release_free_heap()
         return time.perf_counter() - start
 
     def prepare(self, prompt: str) -> PreparedPrompt:
@@ -147,6 +153,25 @@ class Generator:
             strip_after_eos(row[bucket:].tolist(), self.eos_id)
             for row in output[: len(prompts)]
         ]
+
+
+def warmup_order(buckets, batch_sizes) -> list[tuple[int, int]]:
+    """(batch size, bucket) pairs, the most memory-hungry program first."""
+    return sorted(
+        ((size, bucket) for size in batch_sizes for bucket in buckets), reverse=True
+    )
+
+
+def release_free_heap() -> None:
+    """Hand freed heap pages back to the OS (glibc's malloc_trim; no-op elsewhere).
+
+    glibc keeps what loading the weights and compiling freed: without this the
+    worker held ~0.4 GB more after loading and ~0.15 GB more per program.
+    """
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):
+        pass
 
 
 def _batch_sizes(settings: GenerationSettings, sizes) -> tuple[int, ...]:

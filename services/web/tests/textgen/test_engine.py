@@ -6,7 +6,7 @@ import pytest
 
 from textgen import GenerationSettings, Generator, ModelLoadError
 from textgen.eager import eager_generate_ids
-from textgen.engine import left_pad, plan_batches
+from textgen.engine import left_pad, plan_batches, warmup_order
 
 from .conftest import TEST_SETTINGS
 
@@ -130,3 +130,9 @@ def test_settings_that_do_not_fit_the_window_fail_at_load(tiny_model_dir):
     settings = GenerationSettings(max_length=500)  # the tiny window is 128
     with pytest.raises(ModelLoadError, match="window"):
         Generator.load(str(tiny_model_dir), settings, warmup=False)
+
+
+def test_warmup_compiles_the_largest_programs_first():
+    order = warmup_order((16, 32, 64), (1, 8))
+    assert order[:3] == [(8, 64), (8, 32), (8, 16)]
+    assert order[-1] == (1, 16)
