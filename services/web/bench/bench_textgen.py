@@ -36,7 +36,7 @@ def _parse_args(argv=None):
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--batch", type=int, default=8, help="prompts per call (c)")
     parser.add_argument(
-        "--batch-sizes", default="1,8", help="batch sizes the engine compiles"
+        "--batch-sizes", help="batch sizes the engine compiles (default: the engine's)"
     )
     parser.add_argument(
         "--new-tokens",
@@ -141,8 +141,9 @@ def worker(args) -> None:
 
     timings = {"import_s": time.perf_counter() - start}
     tick = time.perf_counter()
+    options = {"batch_sizes": _sizes(args.batch_sizes)} if args.batch_sizes else {}
     generator = textgen.Generator.load(
-        args.worker, _settings(args), warmup=False, batch_sizes=_sizes(args.batch_sizes)
+        args.worker, _settings(args), warmup=False, **options
     )
     timings["load_s"] = time.perf_counter() - tick
     timings["compile_s"] = generator.warmup()
@@ -201,6 +202,7 @@ def _run_worker(model_dir, args, cache_dir, warmup_only=False) -> dict:
         "--buckets",
         args.buckets,
     ]
+    command += ["--batch-sizes", args.batch_sizes] if args.batch_sizes else []
     command += ["--forced"] if args.forced else []
     command += ["--warmup-only"] if warmup_only else []
     command += ["--skip-eager"] if args.skip_eager else []

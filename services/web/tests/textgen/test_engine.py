@@ -6,7 +6,12 @@ import pytest
 
 from textgen import GenerationSettings, Generator, ModelLoadError
 from textgen.eager import eager_generate_ids
-from textgen.engine import left_pad, plan_batches, warmup_order
+from textgen.engine import (
+    DEFAULT_BATCH_SIZES,
+    left_pad,
+    plan_batches,
+    warmup_order,
+)
 
 from .conftest import TEST_SETTINGS
 
@@ -45,7 +50,7 @@ def test_greedy_and_non_early_stopping_equal_eager(tiny_model_dir, early_stoppin
         length_buckets=(16,),
     )
     generator = Generator.load(str(tiny_model_dir), settings, warmup=False)
-    assert generator.batch_sizes == ((1, 8) if early_stopping else (1,))
+    assert generator.batch_sizes == (DEFAULT_BATCH_SIZES if early_stopping else (1,))
     fast = generator.generate_ids(PROMPTS[:3])
     for prompt, ids in zip(PROMPTS[:3], fast, strict=True):
         assert ids == _eager(generator, prompt), prompt
