@@ -37,12 +37,13 @@ def load_config(instance_path, overrides=None):
         "JOB_BACKEND": env.get("JOB_BACKEND", "inprocess"),
         "TEXTGEN_MODEL": env.get("TEXTGEN_MODEL") or None,
         "TEXTGEN_WARMUP": env.get("TEXTGEN_WARMUP", "1") != "0",
+        # The token lives as long as the session: an editor who spends an
+        # hour on a prompt must not lose it to an expired form.
         "WTF_CSRF_TIME_LIMIT": None,
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
         "REMEMBER_COOKIE_HTTPONLY": True,
         "REMEMBER_COOKIE_SAMESITE": "Lax",
-        "SEED_DEMO_USERS": env.get("SEED_DEMO_USERS", "0") == "1",
     }
     if app_env == "production":
         config["SESSION_COOKIE_SECURE"] = True
