@@ -52,10 +52,11 @@ def register_extensions(app):
 
 
 def register_blueprints(app):
-    from . import admin, auth, editor, main, sponsor
+    from . import admin, auth, documents, editor, main, sponsor
 
     app.register_blueprint(auth.bp)
     app.register_blueprint(main.bp)
+    app.register_blueprint(documents.bp)
     app.register_blueprint(admin.bp, url_prefix="/admin")
     app.register_blueprint(sponsor.bp, url_prefix="/sponsor")
     app.register_blueprint(editor.bp, url_prefix="/editor")

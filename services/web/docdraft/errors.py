@@ -3,7 +3,7 @@
 import logging
 import uuid
 
-from flask import render_template
+from flask import render_template, request
 from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import OperationalError
 
@@ -28,7 +28,16 @@ def init_app(app):
 
 def _render_error(error):
     code = getattr(error, "code", 500)
-    return render_template("errors/error.html", code=code, message=MESSAGES[code]), code
+    # A description given to abort() explains this request; werkzeug's
+    # stock one is replaced by ours.
+    detail = error.description if error.description != type(error).description else None
+    return render_template(
+        "errors/error.html",
+        code=code,
+        message=MESSAGES[code],
+        detail=detail,
+        typed=typed_text(),
+    ), code
 
 
 def _csrf_error(error):
@@ -39,6 +48,14 @@ def _csrf_error(error):
 def _database_unavailable(error):
     log.error("database unavailable: %s", str(error).splitlines()[0])
     return render_template("errors/error.html", code=503, message=MESSAGES[503]), 503
+
+
+def typed_text():
+    """Text the user typed into a refused POST, to show it back: never lost."""
+    if request.method != "POST":
+        return {}
+    fields = ("document_body", "body", "comment")
+    return {name: request.form[name] for name in fields if request.form.get(name)}
 
 
 def _internal_error(error):

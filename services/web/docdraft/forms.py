@@ -1,17 +1,29 @@
 """Every form of the app. Length limits mirror the database columns."""
 
+import unicodedata
+
 from flask_wtf import FlaskForm
-from wtforms import PasswordField, SelectField, StringField, TextAreaField
+from wtforms import (
+    IntegerField,
+    PasswordField,
+    SelectField,
+    StringField,
+    TextAreaField,
+)
 from wtforms.validators import (
+    AnyOf,
     DataRequired,
     Email,
     EqualTo,
     InputRequired,
     Length,
+    Optional,
     ValidationError,
 )
+from wtforms.widgets import HiddenInput
 
 from .models import (
+    COMMENT_MAX,
     DOCUMENT_BODY_MAX,
     DOCUMENT_NAME_MAX,
     EMAIL_MAX,
@@ -19,12 +31,47 @@ from .models import (
     ORGANIZATION_MAX,
 )
 from .passwords import PASSWORD_MAX, PASSWORD_MIN, is_common_password
+from .services.review import ACTIONS as REVIEW_ACTIONS
+
+# Characters that draw nothing although Unicode files them as letters or symbols.
+BLANK_LETTERS = {"\u115f", "\u1160", "\u2800", "\u3164", "\uffa0"}
+# Control, format (zero-width joiners, direction marks...), separators,
+# combining marks on nothing, private use and unassigned code points.
+INVISIBLE_CATEGORIES = {"Cc", "Cf", "Cs", "Co", "Cn", "Zs", "Zl", "Zp", "Mn", "Me"}
+
+
+def has_visible_text(text):
+    """True if `text` would show at least one visible character."""
+    return any(
+        not ch.isspace()
+        and ch not in BLANK_LETTERS
+        and unicodedata.category(ch) not in INVISIBLE_CATEGORIES
+        for ch in text or ""
+    )
 
 
 def not_blank(form, field):
-    """Reject input that is only whitespace (DataRequired lets some through)."""
-    if not (field.data or "").strip():
+    """Refuse input with nothing visible: whitespace, zero-width or format marks."""
+    if not has_visible_text(field.data):
         raise ValidationError("This field is required.")
+
+
+def form_status(form):
+    """HTTP status for a form page: 400 when a submitted form was refused."""
+    return 400 if form.is_submitted() and form.errors else 200
+
+
+def optional_int(value):
+    """Coerce a select's value; the empty placeholder becomes None."""
+    return int(value) if value not in ("", None) else None
+
+
+def base_revision_field(required=True):
+    """The hidden revision number the page showed (see services.guard)."""
+    rule = InputRequired("The form is missing its revision; reload the page.")
+    return IntegerField(
+        "Revision", [rule if required else Optional()], widget=HiddenInput()
+    )
 
 
 class ActionForm(FlaskForm):
@@ -55,20 +102,59 @@ class LoginForm(FlaskForm):
     password = PasswordField("Password", [InputRequired(), Length(max=PASSWORD_MAX)])
 
 
-class EditorDocumentForm(FlaskForm):
+class DocumentForm(FlaskForm):
     document_name = StringField("Name", [not_blank, Length(max=DOCUMENT_NAME_MAX)])
-    document_body = TextAreaField("Prompt", [not_blank, Length(max=DOCUMENT_BODY_MAX)])
+    document_body = TextAreaField("Body", [not_blank, Length(max=DOCUMENT_BODY_MAX)])
 
 
-class SponsorDocumentForm(EditorDocumentForm):
+class EditorChoiceForm(FlaskForm):
     editor_id = SelectField(
         "Editor",
-        coerce=int,
+        coerce=optional_int,
         validate_choice=True,
         validators=[InputRequired(message="Choose an editor.")],
     )
 
-    def set_editor_choices(self, editors):
-        self.editor_id.choices = [
-            (editor.id, f"{editor.name} ({editor.organization})") for editor in editors
-        ]
+    def set_editor_choices(self, editors, rejected=None):
+        """Approved editors after a placeholder; `rejected`, the current one if so."""
+        choices = [("", "Choose an editor…")]
+        if rejected is not None:
+            label = f"{rejected.name} ({rejected.organization}) - rejected"
+            choices.append((rejected.id, label))
+        choices += [(e.id, f"{e.name} ({e.organization})") for e in editors]
+        self.editor_id.choices = choices
+
+
+class NewDocumentForm(DocumentForm, EditorChoiceForm):
+    pass
+
+
+class EditorDocumentForm(DocumentForm):
+    base_revision = base_revision_field()
+
+
+class SponsorDocumentForm(EditorDocumentForm, EditorChoiceForm):
+    pass
+
+
+class SuggestionForm(FlaskForm):
+    """Accept or dismiss the suggestion of the revision the page showed."""
+
+    base_revision = base_revision_field()
+
+
+class ReviewForm(FlaskForm):
+    action = StringField(
+        "Action", [InputRequired("Choose an action."), AnyOf(REVIEW_ACTIONS)]
+    )
+    comment = TextAreaField("Comment", [Length(max=COMMENT_MAX)])
+    base_revision = base_revision_field()
+
+    def validate_comment(self, field):
+        if self.action.data == "request_changes" and not has_visible_text(field.data):
+            raise ValidationError("Say what should change.")
+
+
+class CommentForm(FlaskForm):
+    body = TextAreaField("Comment", [not_blank, Length(max=COMMENT_MAX)])
+    base_revision = base_revision_field(required=False)

@@ -1,8 +1,10 @@
-"""Database models: users, documents, retentions, revisions and autodocs.
+"""Database models: users, documents, retentions, revisions, autodocs, events.
 
 A document's history is a list of revisions (the body as it was saved). Each
 revision owns exactly one autodoc: the generation job and, once it is done, the
-text GPT-2 wrote. The autodoc row *is* the job record; queues only deliver ids.
+suggestion GPT-2 wrote. The autodoc row *is* the job record; queues only
+deliver ids. Events are the document's timeline (revisions, review
+transitions, comments, reassignments, renames, archiving).
 """
 
 import enum
@@ -21,6 +23,7 @@ ORGANIZATION_MAX = 120
 DOCUMENT_NAME_MAX = 200
 DOCUMENT_BODY_MAX = 5000
 ERROR_MAX = 2000
+COMMENT_MAX = 2000
 
 
 # Every timestamp is stored as UTC, with its zone where the database keeps one.
@@ -51,8 +54,27 @@ class JobStatus(enum.StrEnum):
     failed = "failed"
 
 
-def _enum(enum_class, name):
-    return Enum(enum_class, name=name, native_enum=False, length=16)
+class ReviewState(enum.StrEnum):
+    draft = "draft"
+    in_review = "in_review"
+    changes_requested = "changes_requested"
+    approved = "approved"
+
+
+class EventKind(enum.StrEnum):
+    revision = "revision"
+    accept = "accept"
+    dismiss = "dismiss"
+    transition = "transition"
+    comment = "comment"
+    reassignment = "reassignment"
+    rename = "rename"
+    archive = "archive"
+    restore = "restore"
+
+
+def _enum(enum_class, name, length=16):
+    return Enum(enum_class, name=name, native_enum=False, length=length)
 
 
 class User(UserMixin, db.Model):
@@ -92,6 +114,16 @@ class Document(db.Model):
     sponsor_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
     name: Mapped[str] = mapped_column(String(DOCUMENT_NAME_MAX))
     body: Mapped[str] = mapped_column(Text)
+    # The number of the latest revision. Every change is one conditional
+    # UPDATE on this row (`WHERE head_revision = <the revision the form
+    # showed>`), so two saves based on one revision can never both land.
+    head_revision: Mapped[int] = mapped_column(default=0)
+    review_state: Mapped[ReviewState] = mapped_column(
+        _enum(ReviewState, "review_state", length=24),
+        default=ReviewState.draft,
+        index=True,
+    )
+    archived_at: Mapped[datetime | None] = mapped_column(Timestamp, index=True)
     created_at: Mapped[datetime] = mapped_column(Timestamp, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(
         Timestamp, default=utcnow, onupdate=utcnow
@@ -111,9 +143,28 @@ class Document(db.Model):
     def editor(self):
         return self.retention.editor if self.retention else None
 
+    events: Mapped[list["Event"]] = relationship(
+        back_populates="document",
+        order_by="Event.id.desc()",
+        cascade="all, delete-orphan",
+    )
+
     @property
     def latest_revision(self):
         return self.revisions[0] if self.revisions else None
+
+    @property
+    def is_archived(self):
+        return self.archived_at is not None
+
+    @property
+    def is_locked(self):
+        """Approved or archived: no edit, accept, dismiss or generation."""
+        return self.is_archived or self.review_state == ReviewState.approved
+
+    def revision_number(self, number):
+        """Revision `number` of this document, or None."""
+        return next((r for r in self.revisions if r.number == number), None)
 
 
 class Retention(db.Model):
@@ -143,6 +194,9 @@ class Revision(db.Model):
     name: Mapped[str] = mapped_column(String(DOCUMENT_NAME_MAX))
     body: Mapped[str] = mapped_column(Text)
     author_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    # Machine provenance of `body`: [[start, end, autodoc_id], ...] character
+    # ranges still as a model wrote them (see docdraft.words).
+    machine_spans: Mapped[list | None] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(Timestamp, default=utcnow)
 
     document: Mapped[Document] = relationship(back_populates="revisions")
@@ -167,12 +221,40 @@ class Autodoc(db.Model):
     model_name: Mapped[str | None] = mapped_column(String(200))
     settings: Mapped[dict | None] = mapped_column(JSON)
     attempts: Mapped[int] = mapped_column(default=0)
+    # What the model read: prompt tokens used, and those cut from the start.
+    prompt_tokens: Mapped[int | None]
+    prompt_tokens_cut: Mapped[int | None]
+    dismissed_at: Mapped[datetime | None] = mapped_column(Timestamp)
+    dismissed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     queued_at: Mapped[datetime] = mapped_column(Timestamp, default=utcnow, index=True)
     started_at: Mapped[datetime | None] = mapped_column(Timestamp)
     finished_at: Mapped[datetime | None] = mapped_column(Timestamp)
 
     revision: Mapped[Revision] = relationship(back_populates="autodoc")
+    dismissed_by: Mapped[User | None] = relationship()
 
     @property
     def is_pending(self):
         return self.status in (JobStatus.queued, JobStatus.running)
+
+    @property
+    def is_dismissed(self):
+        return self.dismissed_at is not None
+
+
+class Event(db.Model):
+    """One entry of a document's timeline: who did what, and when."""
+
+    __tablename__ = "document_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    document_id: Mapped[int] = mapped_column(ForeignKey("documents.id"), index=True)
+    actor_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    kind: Mapped[EventKind] = mapped_column(_enum(EventKind, "event_kind"))
+    revision_number: Mapped[int | None]
+    comment: Mapped[str | None] = mapped_column(Text)
+    detail: Mapped[dict | None] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(Timestamp, default=utcnow)
+
+    document: Mapped[Document] = relationship(back_populates="events")
+    actor: Mapped[User] = relationship()

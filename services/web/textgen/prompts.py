@@ -16,6 +16,7 @@ class PreparedPrompt:
 
     ids: tuple[int, ...]
     bucket: int
+    cut: int = 0  # tokens dropped from the start to fit the largest bucket
 
 
 def usable_buckets(settings: GenerationSettings, n_positions: int) -> tuple[int, ...]:
@@ -43,8 +44,9 @@ def prepare_prompt(tokenizer, prompt: str, buckets: tuple[int, ...]) -> Prepared
         raise ValueError("the prompt is empty")
     ids = tokenizer(prompt)["input_ids"]
     limit = buckets[-1]
-    if len(ids) > limit:
+    cut = max(len(ids) - limit, 0)
+    if cut:
         log.info("prompt of %d tokens cut from the left to %d tokens", len(ids), limit)
-        ids = ids[-limit:]
+        ids = ids[cut:]
     bucket = next(b for b in buckets if b >= len(ids))
-    return PreparedPrompt(ids=tuple(ids), bucket=bucket)
+    return PreparedPrompt(ids=tuple(ids), bucket=bucket, cut=cut)

@@ -7,7 +7,7 @@ from ..access import guard_blueprint
 from ..extensions import db
 from ..forms import ActionForm
 from ..models import Role, User, UserStatus
-from ..services.users import set_user_status, users_by_status
+from ..services.users import documents_held, set_user_status, users_by_status
 from . import bp
 
 guard_blueprint(bp, Role.admin)
@@ -16,7 +16,10 @@ guard_blueprint(bp, Role.admin)
 @bp.get("/users")
 def users():
     return render_template(
-        "admin/users.html", groups=users_by_status(), form=ActionForm()
+        "admin/users.html",
+        groups=users_by_status(),
+        held=documents_held(),
+        form=ActionForm(),
     )
 
 

@@ -5,12 +5,11 @@ import logging
 from flask import abort, flash, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_required, login_user, logout_user
 
-from ..forms import ActionForm, LoginForm, SignupForm
+from ..forms import ActionForm, LoginForm, SignupForm, form_status
 from ..models import Role
 from ..services.users import EmailTaken, authenticate, signup_user
-from ..urls import is_safe_next
-from ..views import form_status
 from . import bp
+from .next_url import is_safe_next
 
 log = logging.getLogger("docdraft.auth")
 SIGNUP_ROLES = {"sponsor": Role.sponsor, "editor": Role.editor}

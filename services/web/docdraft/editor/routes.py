@@ -4,16 +4,15 @@ from flask import flash, redirect, url_for
 from flask_login import current_user
 
 from ..access import get_document_for, guard_blueprint
-from ..forms import EditorDocumentForm
-from ..models import Role
-from ..services.documents import update_document
-from ..views import (
-    form_status,
-    prefill,
+from ..documents.pages import (
+    edit_values,
     render_document_list,
     render_document_page,
     saved_message,
 )
+from ..forms import EditorDocumentForm, form_status
+from ..models import Role
+from ..services.documents import save_document
 from . import bp
 
 guard_blueprint(bp, Role.editor)
@@ -27,11 +26,15 @@ def documents():
 @bp.route("/documents/<int:document_id>", methods=["GET", "POST"])
 def document(document_id):
     document = get_document_for(current_user, document_id)
-    form = EditorDocumentForm(data=prefill(document))
+    form = EditorDocumentForm(data=edit_values(document))
     if form.validate_on_submit():
-        revision = update_document(
-            document, current_user, form.document_name.data, form.document_body.data
+        revision = save_document(
+            document,
+            current_user,
+            form.base_revision.data,
+            form.document_name.data,
+            form.document_body.data,
         )
         flash(saved_message(revision))
         return redirect(url_for("editor.document", document_id=document.id))
-    return render_document_page(document, form), form_status(form)
+    return render_document_page(document, form, form_status(form))

@@ -64,6 +64,9 @@ def _generate_into(autodocs):
 
 
 def _finish_done(autodoc, text, generator):
+    prepared = generator.prepare(autodoc.revision.body)
+    autodoc.prompt_tokens = len(prepared.ids)
+    autodoc.prompt_tokens_cut = prepared.cut
     autodoc.text = text
     autodoc.model_name = generator.info.name
     autodoc.settings = generator.settings.as_dict()

@@ -1,19 +1,24 @@
-"""Documents, their revisions, and the generation job each revision asks for.
+"""Documents, their revisions, and the suggestion each revision asks for.
 
-The revision and its job (an autodoc row) commit in one transaction; the job
-is handed to the queue only after that commit, so a queue can lose a delivery
-but never a job.
+Every change goes through `guard.advance` (one conditional UPDATE on the
+document), so a stale form or a racing save changes nothing. A new revision
+and its job (a queued autodoc) commit in one transaction with the timeline
+entry; the job is handed to the queue only after that commit, so a queue can
+lose a delivery but never a job.
 """
 
 import logging
 
-from sqlalchemy import func, select
+from sqlalchemy import update
 
+from .. import words
 from ..extensions import db
 from ..jobs import dispatch
 from ..models import (
+    DOCUMENT_BODY_MAX,
     Autodoc,
     Document,
+    EventKind,
     JobStatus,
     Retention,
     Revision,
@@ -22,6 +27,8 @@ from ..models import (
     UserStatus,
     utcnow,
 )
+from .guard import Conflict, advance, ensure_open
+from .timeline import record
 
 log = logging.getLogger("docdraft.documents")
 
@@ -30,7 +37,8 @@ class InvalidEditor(ValueError):
     """The chosen editor does not exist or is not approved."""
 
 
-def _approved_editor(editor_id):
+def approved_editor(editor_id):
+    """The approved editor with this id, else InvalidEditor."""
     editor = db.session.get(User, editor_id) if editor_id is not None else None
     if editor is None or editor.role != Role.editor:
         raise InvalidEditor("Choose an editor from the list.")
@@ -39,67 +47,182 @@ def _approved_editor(editor_id):
     return editor
 
 
-def _add_revision(document, author):
-    """Stage revision N+1 of `document` with a queued autodoc; returns it."""
-    last = db.session.scalar(
-        select(func.max(Revision.number)).where(Revision.document_id == document.id)
-    )
+def _add_revision(document, author, spans):
+    """Stage revision `document.head_revision` of the current body, with its job."""
     revision = Revision(
         document=document,
-        number=(last or 0) + 1,
+        number=document.head_revision,
         name=document.name,
         body=document.body,
         author=author,
+        machine_spans=spans,
     )
     revision.autodoc = Autodoc(status=JobStatus.queued, queued_at=utcnow())
     db.session.add(revision)
     return revision
 
 
-def create_document(sponsor, name, body, editor_id):
-    """Create a document with revision 1 and queue its generation."""
-    editor = _approved_editor(editor_id)
-    document = Document(sponsor=sponsor, name=name.strip(), body=body)
-    document.retention = Retention(sponsor_id=sponsor.id, editor=editor)
-    db.session.add(document)
-    db.session.flush()
-    revision = _add_revision(document, sponsor)
-    db.session.commit()
-    log.info("document=%s created by user=%s", document.id, sponsor.id)
-    dispatch.enqueue([revision.autodoc.id])
-    return document
-
-
-def update_document(document, author, name, body, editor_id=None):
-    """Save an edit; a changed body makes a new revision and job.
-
-    Returns the new revision, or None when the body did not change.
-    `editor_id` (sponsors only) reassigns the document.
-    """
-    if editor_id is not None and editor_id != document.retention.editor_id:
-        document.retention.editor = _approved_editor(editor_id)
-        document.retention.assigned_at = utcnow()
-    document.name = name.strip()
-    revision = None
-    if body != document.body:
-        document.body = body
-        revision = _add_revision(document, author)
+def _commit_and_enqueue(revision):
     db.session.commit()
     if revision is not None:
         dispatch.enqueue([revision.autodoc.id])
+
+
+def create_document(sponsor, name, body, editor_id):
+    """Create a document with revision 1 and queue its suggestion."""
+    editor = approved_editor(editor_id)
+    document = Document(sponsor=sponsor, name=name.strip(), body=body, head_revision=1)
+    document.retention = Retention(sponsor_id=sponsor.id, editor=editor)
+    db.session.add(document)
+    db.session.flush()
+    revision = _add_revision(document, sponsor, spans=[])
+    record(document, sponsor, EventKind.revision, revision_number=1)
+    _commit_and_enqueue(revision)
+    log.info("document=%s created by user=%s", document.id, sponsor.id)
+    return document
+
+
+def save_document(document, author, base_revision, name, body, editor_id=None):
+    """Save an edit made on `base_revision`; a changed body makes a new revision.
+
+    Returns the new revision, or None when the body did not change.
+    `editor_id` (sponsors only) reassigns the document. Raises Conflict when
+    the document moved on or is locked, InvalidEditor for a bad editor.
+    """
+    name = name.strip()
+    editor = None
+    if editor_id is not None and editor_id != document.retention.editor_id:
+        editor = approved_editor(editor_id)
+    old_body, old_name = document.body, document.name
+    old_spans = document.latest_revision.machine_spans
+    body_changed = body != old_body
+    advance(
+        document,
+        base_revision,
+        new_head=base_revision + 1 if body_changed else None,
+    )
+    revision = None
+    if body_changed:
+        document.body = body
+        document.name = name
+        spans = words.carry_spans(old_body, old_spans, body)
+        revision = _add_revision(document, author, spans)
+        record(document, author, EventKind.revision, revision_number=revision.number)
+    if name != old_name:
+        document.name = name
+        record(document, author, EventKind.rename, old=old_name, new=name)
+    if editor is not None:
+        _reassign(document, author, editor)
+    _commit_and_enqueue(revision)
+    return revision
+
+
+def _reassign(document, author, editor):
+    previous = document.retention.editor
+    document.retention.editor = editor
+    document.retention.assigned_at = utcnow()
+    record(
+        document,
+        author,
+        EventKind.reassignment,
+        old=previous.name,
+        new=editor.name,
+    )
+
+
+def accept_suggestion(document, user, base_revision):
+    """Append the done suggestion of the latest revision as a new revision.
+
+    The appended words are recorded as written by that autodoc (its model and
+    settings). Raises Conflict if `base_revision` is not the latest revision
+    or its suggestion is not done, or the document is locked.
+    """
+    ensure_open(document, base_revision)
+    revision = _latest_with_suggestion(document, base_revision, "accepted")
+    suggestion = revision.autodoc
+    body = document.body + suggestion.text
+    if len(body) > DOCUMENT_BODY_MAX:
+        raise Conflict(
+            f"Accepting would make the body longer than {DOCUMENT_BODY_MAX:,} "
+            "characters. Shorten the body first.",
+            document,
+            base_revision,
+        )
+    spans = words.append_spans(
+        document.body, revision.machine_spans, suggestion.text, suggestion.id
+    )
+    advance(document, base_revision, new_head=base_revision + 1)
+    document.body = body
+    new_revision = _add_revision(document, user, spans)
+    record(
+        document,
+        user,
+        EventKind.accept,
+        revision_number=new_revision.number,
+        suggestion_of=base_revision,
+    )
+    _commit_and_enqueue(new_revision)
+    return new_revision
+
+
+def dismiss_suggestion(document, user, base_revision):
+    """Hide the latest revision's done suggestion; no new revision."""
+    ensure_open(document, base_revision)
+    revision = _latest_with_suggestion(document, base_revision, "dismissed")
+    advance(document, base_revision)
+    db.session.execute(
+        update(Autodoc)
+        .where(Autodoc.id == revision.autodoc.id, Autodoc.dismissed_at.is_(None))
+        .values(dismissed_at=utcnow(), dismissed_by_id=user.id)
+    )
+    record(document, user, EventKind.dismiss, revision_number=revision.number)
+    db.session.commit()
+
+
+def _latest_with_suggestion(document, base_revision, verb):
+    """The latest revision if it is `base_revision` and its suggestion is usable."""
+    revision = document.latest_revision
+    if revision.number != base_revision:
+        raise Conflict(
+            f"Only the suggestion of the latest revision ({revision.number}) can "
+            f"be {verb}; your page showed revision {base_revision}.",
+            document,
+            base_revision,
+        )
+    suggestion = revision.autodoc
+    if suggestion.status != JobStatus.done:
+        raise Conflict(
+            f"The suggestion of revision {revision.number} is {suggestion.status.value}"
+            f", not done; it cannot be {verb}.",
+            document,
+            base_revision,
+        )
+    if suggestion.is_dismissed:
+        raise Conflict(
+            f"The suggestion of revision {revision.number} was dismissed.",
+            document,
+            base_revision,
+        )
     return revision
 
 
 def retry_generation(document):
     """Queue the latest revision's failed job again. Returns True if queued."""
-    revision = document.latest_revision
-    autodoc = revision.autodoc if revision else None
-    if autodoc is None or autodoc.status != JobStatus.failed:
-        return False
-    autodoc.status = JobStatus.queued
-    autodoc.error = None
-    autodoc.queued_at = utcnow()
-    autodoc.started_at = autodoc.finished_at = None
+    ensure_open(document)
+    autodoc = document.latest_revision.autodoc
+    result = db.session.execute(
+        update(Autodoc)
+        .where(Autodoc.id == autodoc.id, Autodoc.status == JobStatus.failed)
+        .values(
+            status=JobStatus.queued,
+            error=None,
+            queued_at=utcnow(),
+            started_at=None,
+            finished_at=None,
+        )
+    )
     db.session.commit()
+    if result.rowcount != 1:
+        return False
     dispatch.enqueue([autodoc.id])
     return True

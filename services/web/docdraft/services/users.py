@@ -6,7 +6,7 @@ from sqlalchemy import func, select
 from werkzeug.security import generate_password_hash
 
 from ..extensions import db
-from ..models import Role, User, UserStatus, utcnow
+from ..models import Document, Retention, Role, User, UserStatus, utcnow
 
 log = logging.getLogger("docdraft.users")
 
@@ -103,3 +103,17 @@ def users_by_status():
     for user in users:
         groups[user.status].append(user)
     return groups
+
+
+def documents_held():
+    """user id -> open (not archived) documents they sponsor or edit."""
+    open_documents = Document.archived_at.is_(None)
+    sponsored = select(Document.sponsor_id, func.count()).where(open_documents)
+    edited = (
+        select(Retention.editor_id, func.count())
+        .join(Document, Retention.document_id == Document.id)
+        .where(open_documents)
+    )
+    held = dict(db.session.execute(sponsored.group_by(Document.sponsor_id)).all())
+    held.update(db.session.execute(edited.group_by(Retention.editor_id)).all())
+    return held

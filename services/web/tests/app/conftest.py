@@ -29,6 +29,8 @@ CSRF_RE = re.compile(
     r'name="csrf_token" value="([^"]+)"'
 )
 
+BASE_REVISION_RE = re.compile(r'name="base_revision"[^>]*?value="(\d+)"')
+
 
 @pytest.fixture(scope="session", params=DATABASES)
 def database_url(request, tmp_path_factory):
@@ -117,6 +119,12 @@ class FakeSettings:
 
 
 @dataclass
+class FakePrepared:
+    ids: tuple
+    cut: int
+
+
+@dataclass
 class FakeGenerator:
     """Returns fixed texts (or raises), to test what the app does with them."""
 
@@ -125,6 +133,13 @@ class FakeGenerator:
     info: FakeGeneratorInfo = field(default_factory=FakeGeneratorInfo)
     settings: FakeSettings = field(default_factory=FakeSettings)
     calls: list = field(default_factory=list)
+
+    window: int = 64
+
+    def prepare(self, prompt):
+        """Words stand in for tokens; like the engine, keep the last `window`."""
+        ids = tuple(range(len(prompt.split())))
+        return FakePrepared(ids=ids[-self.window :], cut=max(len(ids) - self.window, 0))
 
     def generate(self, prompts):
         self.calls.append(list(prompts))
@@ -167,9 +182,14 @@ class Browser:
         return self.client.get(url, **kwargs)
 
     def submit(self, url, data, form_url=None, **kwargs):
-        page = self.client.get(form_url or url)
-        token = csrf_token(page.get_data(as_text=True))
-        return self.client.post(url, data={**data, "csrf_token": token}, **kwargs)
+        """POST `data` with the page's CSRF token and, like a browser, the
+        revision the page showed (unless `data` sets base_revision)."""
+        html = self.client.get(form_url or url).get_data(as_text=True)
+        hidden = {"csrf_token": csrf_token(html)}
+        revision = BASE_REVISION_RE.search(html)
+        if revision:
+            hidden["base_revision"] = revision.group(1)
+        return self.client.post(url, data={**hidden, **data}, **kwargs)
 
     def post_action(self, url, from_url="/login"):
         """POST a button form (approve, retry, logout...) with a valid token."""

@@ -28,6 +28,26 @@ def expect(default, **by_role):
 
 
 SPONSORS_ONLY = expect(403, anonymous=LOGIN, sponsor=200, other_sponsor=200)
+
+
+def participants(status):
+    """A document route: its sponsor and editor get `status`, strangers 404."""
+    return expect(
+        404,
+        anonymous=LOGIN,
+        pending=403,
+        rejected=403,
+        admin=403,
+        sponsor=status,
+        editor=status,
+    )
+
+
+def own_sponsor(status):
+    """A sponsor-only document route: the owner gets `status`."""
+    return expect(403, anonymous=LOGIN, sponsor=status, other_sponsor=404)
+
+
 EDITORS_ONLY = expect(403, anonymous=LOGIN, editor=200, other_editor=200)
 
 # (method, rule) -> (url to request, {role: status}).  POST bodies are empty
@@ -72,27 +92,49 @@ MATRIX = {
     ),
     ("GET", "/documents/<int:document_id>/status.json"): (
         "/documents/{document}/status.json",
-        expect(
-            404,
-            anonymous=LOGIN,
-            pending=403,
-            rejected=403,
-            admin=403,
-            sponsor=200,
-            editor=200,
-        ),
+        participants(200),
     ),
     ("POST", "/documents/<int:document_id>/retry"): (
         "/documents/{document}/retry",
-        expect(
-            404,
-            anonymous=LOGIN,
-            pending=403,
-            rejected=403,
-            admin=403,
-            sponsor=302,
-            editor=302,
-        ),
+        participants(302),
+    ),
+    # Empty POSTs: the participants' forms lack base_revision, action or body.
+    ("POST", "/documents/<int:document_id>/accept"): (
+        "/documents/{document}/accept",
+        participants(400),
+    ),
+    ("POST", "/documents/<int:document_id>/dismiss"): (
+        "/documents/{document}/dismiss",
+        participants(400),
+    ),
+    ("POST", "/documents/<int:document_id>/review"): (
+        "/documents/{document}/review",
+        participants(400),
+    ),
+    ("POST", "/documents/<int:document_id>/comments"): (
+        "/documents/{document}/comments",
+        participants(400),
+    ),
+    ("GET", "/documents/<int:document_id>/diff"): (
+        "/documents/{document}/diff?from=1&to=1",
+        participants(200),
+    ),
+    ("GET", "/documents/<int:document_id>/export.md"): (
+        "/documents/{document}/export.md",
+        participants(200),
+    ),
+    ("GET", "/documents/<int:document_id>/export.txt"): (
+        "/documents/{document}/export.txt",
+        participants(200),
+    ),
+    # Archive then restore, so the rows after them see an open document.
+    ("POST", "/sponsor/documents/<int:document_id>/archive"): (
+        "/sponsor/documents/{document}/archive",
+        own_sponsor(302),
+    ),
+    ("POST", "/sponsor/documents/<int:document_id>/restore"): (
+        "/sponsor/documents/{document}/restore",
+        own_sponsor(302),
     ),
     # Last: it ends the session for the rows after it.
     ("POST", "/logout"): ("/logout", expect(302)),

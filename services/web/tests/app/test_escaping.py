@@ -78,6 +78,6 @@ def test_no_code_or_weights_are_served_as_static(client, app):
 
     static = Path(app.static_folder)
     served = [p.suffix for p in static.rglob("*") if p.is_file()]
-    assert set(served) <= {".css", ".js"}
+    assert set(served) <= {".css", ".js", ".svg"}
     assert client.get("/static/../__init__.py").status_code == 404
     assert client.get("/static/js/status.js").status_code == 200

@@ -1,25 +1,59 @@
-// Polls the latest revision's status while its machine text is being written
-// and updates the page in place. Text goes in through textContent only: model
-// output is data, never markup.
+// The document page: follows the latest revision's suggestion without a
+// reload, tells when someone saved a newer revision, and counts characters
+// in text boxes. Text goes in through textContent only: model output is
+// data, never markup.
 (function () {
   "use strict";
+
+  // Character counters: the limit is shown, never enforced by cutting text.
+  Array.prototype.forEach.call(document.querySelectorAll("[data-counter-for]"), function (counter) {
+    var box = document.getElementById(counter.getAttribute("data-counter-for"));
+    var max = parseInt(counter.getAttribute("data-max"), 10);
+    if (!box) { return; }
+    function update() {
+      var length = box.value.length;
+      counter.textContent = length.toLocaleString("en") + " / " + max.toLocaleString("en") +
+        " characters" + (length > max ? ": " + (length - max).toLocaleString("en") + " too many" : "");
+      counter.className = "counter" + (length > max ? " over" : "");
+    }
+    box.addEventListener("input", update);
+    update();
+  });
+
   var section = document.getElementById("latest");
   if (!section) { return; }
   var url = section.getAttribute("data-status-url");
+  var pageRevision = parseInt(section.getAttribute("data-revision"), 10);
+  var locked = section.getAttribute("data-locked") === "true";
   var delay = 2000;
 
   function part(name) { return section.querySelector('[data-field="' + name + '"]'); }
+  function pending(status) { return status === "queued" || status === "running"; }
+
+  function showBadges(revision, status) {
+    Array.prototype.forEach.call(document.querySelectorAll('[data-status-of="' + revision + '"]'), function (badge) {
+      badge.textContent = status;
+      badge.className = "status status-" + status;
+    });
+  }
 
   function show(data) {
-    var badge = part("status");
-    badge.textContent = data.status;
-    badge.className = "status status-" + data.status;
+    if (data.revision !== pageRevision) {
+      // Never show another revision's suggestion under this revision's body.
+      part("newer-number").textContent = String(data.revision);
+      part("newer").hidden = false;
+      return false;
+    }
+    showBadges(data.revision, data.status);
     part("text").textContent = data.text || "";
+    part("text").hidden = data.dismissed;
     part("error").textContent = data.error || "";
     part("error").hidden = data.status !== "failed";
-    part("retry").hidden = data.status !== "failed";
-    part("working").hidden = !(data.status === "queued" || data.status === "running");
+    part("retry").hidden = data.status !== "failed" || locked;
+    part("working").hidden = !pending(data.status);
+    part("actions").hidden = !(data.status === "done" && !data.dismissed && !locked);
     section.setAttribute("data-status", data.status);
+    return true;
   }
 
   function poll() {
@@ -29,15 +63,17 @@
         return response.json();
       })
       .then(function (data) {
-        show(data);
-        delay = 2000;
-        if (data.status === "queued" || data.status === "running") { schedule(); }
+        var current = show(data);
+        // Fast while the suggestion is written; slowly after, to notice
+        // revisions saved by the other person; not at all once outdated.
+        delay = pending(data.status) ? 2000 : 10000;
+        if (current) { schedule(); }
       })
       .catch(function () { delay = Math.min(delay * 2, 30000); schedule(); });
   }
 
   function schedule() { window.setTimeout(poll, delay); }
 
-  var initial = section.getAttribute("data-status");
-  if (initial === "queued" || initial === "running") { schedule(); }
+  delay = pending(section.getAttribute("data-status")) ? 2000 : 10000;
+  schedule();
 })();

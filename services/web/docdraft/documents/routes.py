@@ -1,0 +1,156 @@
+"""Actions on a document by its sponsor or its assigned editor.
+
+Every route finds the document through `get_document_for` (a foreign or
+missing id is 404), and every change goes through a service that raises
+Conflict (409, the user's text kept) or WrongActor (403).
+"""
+
+import re
+
+from flask import Response, abort, flash, redirect, render_template, request
+from flask_login import current_user
+
+from .. import words
+from ..access import deny, get_document_for, guard_blueprint
+from ..forms import ActionForm, CommentForm, ReviewForm, SuggestionForm
+from ..models import Role
+from ..services import documents as document_service
+from ..services import review
+from ..services.guard import Conflict, WrongActor
+from . import bp
+from .pages import document_url, render_conflict, status_payload
+
+guard_blueprint(bp, Role.sponsor, Role.editor)
+
+
+@bp.app_context_processor
+def waiting_for_me():
+    """The navigation's "your turn" count; a function, so only pages that show
+    it (those of approved sponsors and editors) run its query."""
+    return {"waiting_count": lambda: review.waiting_count(current_user)}
+
+
+@bp.app_errorhandler(Conflict)
+def conflict(error):
+    return render_conflict(error)
+
+
+@bp.app_errorhandler(WrongActor)
+def wrong_actor(error):
+    deny(str(error))
+
+
+def _valid(form):
+    """Validate a posted action form; a refused one is a 400 with its reason."""
+    if form.validate_on_submit():
+        return form
+    abort(400, description=_first_error(form))
+
+
+def _first_error(form):
+    for name, errors in form.errors.items():
+        label = getattr(form, name).label.text if hasattr(form, name) else name
+        return f"{label}: {errors[0]}"
+    return None
+
+
+@bp.get("/documents/<int:document_id>/status.json")
+def document_status(document_id):
+    return status_payload(get_document_for(current_user, document_id))
+
+
+@bp.post("/documents/<int:document_id>/retry")
+def retry(document_id):
+    document = get_document_for(current_user, document_id)
+    _valid(ActionForm())
+    if document_service.retry_generation(document):
+        flash("The suggestion is being written again.")
+    else:
+        flash("Only a failed suggestion can be retried.")
+    return redirect(document_url(document))
+
+
+@bp.post("/documents/<int:document_id>/accept")
+def accept(document_id):
+    document = get_document_for(current_user, document_id)
+    form = _valid(SuggestionForm())
+    revision = document_service.accept_suggestion(
+        document, current_user, form.base_revision.data
+    )
+    flash(f"Suggestion accepted as revision {revision.number}.")
+    return redirect(document_url(document))
+
+
+@bp.post("/documents/<int:document_id>/dismiss")
+def dismiss(document_id):
+    document = get_document_for(current_user, document_id)
+    form = _valid(SuggestionForm())
+    document_service.dismiss_suggestion(document, current_user, form.base_revision.data)
+    flash("Suggestion dismissed.")
+    return redirect(document_url(document))
+
+
+@bp.post("/documents/<int:document_id>/review")
+def review_action(document_id):
+    document = get_document_for(current_user, document_id)
+    form = _valid(ReviewForm())
+    review.transition(
+        document,
+        current_user,
+        form.action.data,
+        form.base_revision.data,
+        form.comment.data,
+    )
+    flash(f"The document is now {document.review_state.value.replace('_', ' ')}.")
+    return redirect(document_url(document))
+
+
+@bp.post("/documents/<int:document_id>/comments")
+def comment(document_id):
+    document = get_document_for(current_user, document_id)
+    form = _valid(CommentForm())
+    review.add_comment(document, current_user, form.body.data, form.base_revision.data)
+    flash("Comment added.")
+    return redirect(document_url(document) + "#timeline")
+
+
+@bp.get("/documents/<int:document_id>/diff")
+def diff(document_id):
+    document = get_document_for(current_user, document_id)
+    numbers = [request.args.get(key, type=int) for key in ("from", "to")]
+    if None in numbers:
+        abort(400, description="Give two revision numbers: ?from=N&to=M.")
+    old, new = (document.revision_number(number) for number in numbers)
+    if old is None or new is None:
+        abort(404)
+    return render_template(
+        "documents/diff.html",
+        document=document,
+        old=old,
+        new=new,
+        parts=words.diff_words(old.body, new.body),
+    )
+
+
+@bp.get("/documents/<int:document_id>/export.md")
+def export_markdown(document_id):
+    document = get_document_for(current_user, document_id)
+    title = " ".join(document.name.split())
+    return _download(document, f"# {title}\n\n{document.body}\n", "md", "text/markdown")
+
+
+@bp.get("/documents/<int:document_id>/export.txt")
+def export_text(document_id):
+    document = get_document_for(current_user, document_id)
+    return _download(document, document.body + "\n", "txt", "text/plain")
+
+
+def _download(document, content, extension, mimetype):
+    response = Response(content, mimetype=f"{mimetype}; charset=utf-8")
+    stem = re.sub(r"[^A-Za-z0-9._-]+", "-", document.name).strip("-.")[:80]
+    response.headers.set(
+        "Content-Disposition",
+        "attachment",
+        filename=f"{stem or f'document-{document.id}'}.{extension}",
+    )
+    return response
