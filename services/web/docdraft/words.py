@@ -51,7 +51,9 @@ def _matching_blocks(old_words, new_words):
 
 
 def diff_words(old, new):
-    """The word diff from `old` to `new` as DiffParts; whitespace follows words."""
+    """The word diff from `old` to `new` as DiffParts (shown space-separated).
+
+    Whitespace inside a run is kept as typed, so line breaks survive."""
     old_words, new_words = words(old), words(new)
     parts = []
     for tag, i1, i2, j1, j2 in _matching_blocks(old_words, new_words):
@@ -62,19 +64,11 @@ def diff_words(old, new):
             parts.append(DiffPart("delete", _span_text(old, old_words[i1:i2])))
         if j1 < j2:
             parts.append(DiffPart("insert", _span_text(new, new_words[j1:j2])))
-    return _spaced(parts)
+    return parts
 
 
 def _span_text(text, run):
     return text[run[0].start : run[-1].end]
-
-
-def _spaced(parts):
-    """Join the parts with single spaces, so the diff reads as running text."""
-    return [
-        DiffPart(part.op, part.text + (" " if index < len(parts) - 1 else ""))
-        for index, part in enumerate(parts)
-    ]
 
 
 def word_owners(text, spans):

@@ -6,6 +6,8 @@ Conflict (409, the user's text kept) or WrongActor (403).
 """
 
 import re
+import unicodedata
+from urllib.parse import quote
 
 from flask import Response, abort, flash, redirect, render_template, request
 from flask_login import current_user
@@ -33,11 +35,6 @@ def waiting_for_me():
 @bp.app_errorhandler(Conflict)
 def conflict(error):
     return render_conflict(error)
-
-
-@bp.app_errorhandler(WrongActor)
-def wrong_actor(error):
-    deny(str(error))
 
 
 def _valid(form):
@@ -94,13 +91,16 @@ def dismiss(document_id):
 def review_action(document_id):
     document = get_document_for(current_user, document_id)
     form = _valid(ReviewForm())
-    review.transition(
-        document,
-        current_user,
-        form.action.data,
-        form.base_revision.data,
-        form.comment.data,
-    )
+    try:
+        review.transition(
+            document,
+            current_user,
+            form.action.data,
+            form.base_revision.data,
+            form.comment.data,
+        )
+    except WrongActor as error:
+        deny(str(error))
     flash(f"The document is now {document.review_state.value.replace('_', ' ')}.")
     return redirect(document_url(document))
 
@@ -147,10 +147,16 @@ def export_text(document_id):
 
 def _download(document, content, extension, mimetype):
     response = Response(content, mimetype=f"{mimetype}; charset=utf-8")
-    stem = re.sub(r"[^A-Za-z0-9._-]+", "-", document.name).strip("-.")[:80]
-    response.headers.set(
-        "Content-Disposition",
-        "attachment",
-        filename=f"{stem or f'document-{document.id}'}.{extension}",
-    )
+    response.headers["Content-Disposition"] = _attachment(document, extension)
     return response
+
+
+def _attachment(document, extension):
+    """An attachment header: an ASCII filename, and the UTF-8 one (RFC 6266)."""
+    stem = re.sub(r"[^\w.-]+", "-", document.name).strip("-.")[:80]
+    name = f"{stem or f'document-{document.id}'}.{extension}"
+    ascii_name = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode()
+    header = f'attachment; filename="{ascii_name}"'
+    if ascii_name != name:
+        header += f"; filename*=UTF-8''{quote(name)}"
+    return header
