@@ -5,6 +5,7 @@ server on 127.0.0.1. The generator waits until the test releases it, so the
 page is seen both while the job is pending and after it is done.
 """
 
+import os
 import shutil
 import threading
 
@@ -45,7 +46,7 @@ def live_server(app):
 
 
 @pytest.fixture
-def page():
+def chromium():
     playwright_api = pytest.importorskip("playwright.sync_api")
     with playwright_api.sync_playwright() as playwright:
         browser = playwright.chromium.launch(
@@ -58,7 +59,19 @@ def page():
                 "--disable-sync",
             ],
         )
-        page = browser.new_page()
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def new_page(chromium):
+    """A page in a fresh browser context (its own cookies), CSP errors recorded."""
+
+    def factory(width=1280, height=900):
+        context = chromium.new_context(
+            viewport={"width": width, "height": height}, accept_downloads=True
+        )
+        page = context.new_page()
         page.csp_errors = []
         page.on(
             "console",
@@ -66,8 +79,14 @@ def page():
                 "Content Security Policy" in m.text and page.csp_errors.append(m.text)
             ),
         )
-        yield page
-        browser.close()
+        return page
+
+    return factory
+
+
+@pytest.fixture
+def page(new_page):
+    return new_page()
 
 
 def log_in(page, server, email):
@@ -103,7 +122,116 @@ def test_document_page_shows_machine_text_without_reload(
 
     machine = page.locator('#latest [data-field="text"]')
     assert machine.text_content() == HOSTILE  # shown as text, not markup
+    # The revision list follows too: it must not still say "running".
+    assert page.locator('#revision-1 [data-status-of="1"]').text_content() == "done"
+    assert page.locator('[data-text-of="1"]').text_content() == HOSTILE
     assert page.evaluate("window.__marker") == "same page"  # no reload happened
     assert page.evaluate("window.__pwned") is None
     assert page.locator('#latest [data-field="working"]').is_hidden()
     assert page.csp_errors == []
+
+
+LONG_WORD = "x" * 400  # unbroken: must wrap, never widen the page
+SUGGESTION = f" alpha beta gamma delta {LONG_WORD}"
+
+
+def assert_no_sideways_scroll(page):
+    for width in (1280, 390):
+        page.set_viewport_size({"width": width, "height": 900})
+        overflow = page.evaluate(
+            "document.documentElement.scrollWidth - document.documentElement.clientWidth"
+        )
+        assert overflow <= 0, (
+            f"{page.url} scrolls sideways by {overflow}px at {width}px"
+        )
+    page.set_viewport_size({"width": 1280, "height": 900})
+
+
+def wait_for_suggestion(page):
+    page.locator('#latest [data-field="status"]').filter(has_text="done").wait_for(
+        timeout=30_000
+    )
+
+
+@pytest.mark.app_config(JOB_BACKEND="inprocess")
+def test_review_flow_from_prompt_to_approved_export(
+    app, live_server, new_page, make_user, tmp_path
+):
+    app.extensions[generator_module.EXTENSION_KEY] = FakeGenerator(texts=[SUGGESTION])
+    _, sponsor_email = make_user(Role.sponsor, name="Sia Sponsor")
+    _, editor_email = make_user(Role.editor, name="Eddie Editor")
+    shots = os.environ.get("DOCDRAFT_SCREENSHOTS")
+
+    # The sponsor creates a document, accepts the suggestion, submits it.
+    sponsor = new_page()
+    log_in(sponsor, live_server, sponsor_email)
+    sponsor.goto(f"{live_server}/sponsor/documents/new")
+    sponsor.fill("#document_name", "Release notes " + LONG_WORD[:150])
+    sponsor.fill("#document_body", "Debian 13 brings")
+    sponsor.select_option("#editor_id", label="Eddie Editor (Acme)")
+    with sponsor.expect_navigation():
+        sponsor.click("main button[type=submit]")
+    document_url = sponsor.url
+    document_id = document_url.rsplit("/", 1)[1]
+    wait_for_suggestion(sponsor)
+    with sponsor.expect_navigation():
+        sponsor.click("text=Accept: append to the body")
+    assert "Machine-written: 62% (5 of 8 words" in sponsor.inner_text("#machine-share")
+    wait_for_suggestion(sponsor)
+    assert_no_sideways_scroll(sponsor)
+    with sponsor.expect_navigation():
+        sponsor.click("text=Submit for review")
+    assert sponsor.inner_text(".doc-name .state") == "in review"
+
+    # The editor sees it is their turn, and a second tab keeps an old form.
+    editor = new_page()
+    log_in(editor, live_server, editor_email)
+    assert editor.inner_text("#your-turn") == "Your turn: 1"
+    editor.goto(f"{live_server}/editor/documents/{document_id}")
+    stale = new_page(width=390)
+    log_in(stale, live_server, editor_email)
+    stale.goto(f"{live_server}/editor/documents/{document_id}")
+    stale.fill("#document_body", "Typed in the old tab, never lost.")
+
+    # The editor changes a machine word and saves.
+    body = editor.input_value("#document_body")
+    editor.fill("#document_body", body.replace("beta", "BETA"))
+    with editor.expect_navigation():
+        editor.click("text=Save revision")
+    marked = editor.locator("#body mark.machine-word").all_inner_texts()
+    assert "alpha" in " ".join(marked) and "BETA" not in " ".join(marked)
+    if shots:
+        editor.screenshot(path=os.path.join(shots, "document-review.png"))
+
+    # The old tab is told, then its save is refused with the text kept.
+    stale.locator('#latest [data-field="newer"]').wait_for(timeout=20_000)
+    assert stale.inner_text('[data-field="newer-number"]') == "3"
+    with stale.expect_navigation():
+        stale.click("text=Save revision")
+    assert "Not saved" in stale.inner_text("h1")
+    assert stale.input_value("#document_body") == "Typed in the old tab, never lost."
+    assert stale.locator(".diff ins").first.inner_text() == "BETA"
+    assert_no_sideways_scroll(stale)
+
+    # The editor approves; the document is locked.
+    wait_for_suggestion(editor)
+    with editor.expect_navigation():
+        editor.click("text=Approve")
+    assert editor.inner_text(".doc-name .state") == "approved"
+    assert editor.locator("text=Save revision").count() == 0
+
+    # The sponsor downloads the approved text.
+    sponsor.goto(document_url)
+    with sponsor.expect_download() as download:
+        sponsor.click("text=Markdown")
+    path = tmp_path / "export.md"
+    download.value.save_as(path)
+    exported = path.read_text()
+    assert exported.startswith("# Release notes")
+    assert "Debian 13 brings alpha BETA gamma delta" in exported
+    if shots:
+        sponsor.goto(f"{live_server}/sponsor/documents")
+        sponsor.screenshot(path=os.path.join(shots, "document-list.png"))
+    for page in (sponsor, editor, stale):
+        assert_no_sideways_scroll(page)
+        assert page.csp_errors == []

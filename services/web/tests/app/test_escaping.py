@@ -45,6 +45,27 @@ def test_hostile_model_output_is_escaped_everywhere(
     assert status.get_json()["text"] == hostile
 
 
+@pytest.mark.parametrize("hostile", HOSTILE)
+def test_accepted_hostile_output_stays_text_in_the_marked_body(
+    sponsor, editor, create_document, fake_generator, run_queued, hostile
+):
+    fake_generator.texts = [" " + hostile]
+    document_id = create_document(sponsor, editor.user_id, body="Start")
+    run_queued()
+    page = f"/sponsor/documents/{document_id}"
+    sponsor.submit(f"/documents/{document_id}/accept", {}, form_url=page)
+    sponsor.submit(
+        f"/documents/{document_id}/comments", {"body": hostile}, form_url=page
+    )
+    for html in (
+        sponsor.get(page).get_data(as_text=True),
+        sponsor.get(f"/documents/{document_id}/diff?from=1&to=2").get_data(True),
+    ):
+        assert '<mark class="machine-word"' in html or "<ins>" in html
+        for marker in RAW_MARKERS:
+            assert marker not in html
+
+
 def test_hostile_user_fields_are_escaped_on_admin_page(admin, make_user):
     make_user(Role.sponsor, name="<script>alert('name')</script>")
     html = admin.get("/admin/users").get_data(as_text=True)

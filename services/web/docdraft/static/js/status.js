@@ -30,11 +30,14 @@
   function part(name) { return section.querySelector('[data-field="' + name + '"]'); }
   function pending(status) { return status === "queued" || status === "running"; }
 
-  function showBadges(revision, status) {
-    Array.prototype.forEach.call(document.querySelectorAll('[data-status-of="' + revision + '"]'), function (badge) {
-      badge.textContent = status;
-      badge.className = "status status-" + status;
+  // The revision list below shows the same suggestion: keep it in step.
+  function showInHistory(data) {
+    Array.prototype.forEach.call(document.querySelectorAll('[data-status-of="' + data.revision + '"]'), function (badge) {
+      badge.textContent = data.status;
+      badge.className = "status status-" + data.status;
     });
+    var text = document.querySelector('[data-text-of="' + data.revision + '"]');
+    if (text) { text.textContent = data.text || ""; }
   }
 
   function show(data) {
@@ -44,7 +47,7 @@
       part("newer").hidden = false;
       return false;
     }
-    showBadges(data.revision, data.status);
+    showInHistory(data);
     part("text").textContent = data.text || "";
     part("text").hidden = data.dismissed;
     part("error").textContent = data.error || "";
@@ -66,7 +69,7 @@
         var current = show(data);
         // Fast while the suggestion is written; slowly after, to notice
         // revisions saved by the other person; not at all once outdated.
-        delay = pending(data.status) ? 2000 : 10000;
+        delay = pending(data.status) ? 2000 : 5000;
         if (current) { schedule(); }
       })
       .catch(function () { delay = Math.min(delay * 2, 30000); schedule(); });
@@ -74,6 +77,6 @@
 
   function schedule() { window.setTimeout(poll, delay); }
 
-  delay = pending(section.getAttribute("data-status")) ? 2000 : 10000;
+  delay = pending(section.getAttribute("data-status")) ? 2000 : 5000;
   schedule();
 })();
