@@ -139,7 +139,8 @@ def assert_no_sideways_scroll(page):
     for width in (1280, 390):
         page.set_viewport_size({"width": width, "height": 900})
         overflow = page.evaluate(
-            "document.documentElement.scrollWidth - document.documentElement.clientWidth"
+            "document.documentElement.scrollWidth"
+            " - document.documentElement.clientWidth"
         )
         assert overflow <= 0, (
             f"{page.url} scrolls sideways by {overflow}px at {width}px"

@@ -4,7 +4,7 @@ import pytest
 from sqlalchemy import select, update
 
 from docdraft.extensions import db
-from docdraft.models import Document, Event, ReviewState, Role, UserStatus
+from docdraft.models import Document, Event, ReviewState, Role
 
 STATES = ["draft", "in_review", "changes_requested", "approved"]
 ACTIONS = ["submit", "approve", "request_changes", "reopen"]
@@ -177,7 +177,7 @@ def test_comments_are_on_the_timeline_with_limits(app, people, document):
 def test_timeline_records_every_kind_of_change(
     app, people, document, login_as, fake_generator, run_queued
 ):
-    sponsor, editor = people["sponsor"], people["editor"]
+    sponsor = people["sponsor"]
     other = login_as(Role.editor, name="Olga Other")
     run_queued()
     page = f"/sponsor/documents/{document}"
