@@ -116,10 +116,12 @@ class EditorChoiceForm(FlaskForm):
     )
 
     def set_editor_choices(self, editors, rejected=None):
-        """Approved editors after a placeholder; `rejected`, the current one if so."""
+        """Approved editors after a placeholder, and `rejected`: the current
+        editor when no longer approved, so an unchanged save stays valid."""
         choices = [("", "Choose an editor…")]
         if rejected is not None:
-            label = f"{rejected.name} ({rejected.organization}) - rejected"
+            status = rejected.status.value
+            label = f"{rejected.name} ({rejected.organization}) - {status}"
             choices.append((rejected.id, label))
         choices += [(e.id, f"{e.name} ({e.organization})") for e in editors]
         self.editor_id.choices = choices

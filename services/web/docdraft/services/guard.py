@@ -65,7 +65,8 @@ def advance(
     if result.rowcount != 1:
         db.session.rollback()
         db.session.refresh(document)
-        raise Conflict(explain(document, base_revision), document, base_revision)
+        message = explain(document, base_revision, allow_approved)
+        raise Conflict(message, document, base_revision)
     db.session.refresh(document)
 
 

@@ -97,6 +97,16 @@ def log_in(page, server, email):
         page.click("button[type=submit]")
 
 
+def create_in_browser(page, server, name, body="Debian 13 brings"):
+    """Fill the new-document form for the editor 'Eddie Editor' and submit it."""
+    page.goto(f"{server}/sponsor/documents/new")
+    page.fill("#document_name", name)
+    page.fill("#document_body", body)
+    page.select_option("#editor_id", label="Eddie Editor (Acme)")
+    with page.expect_navigation():
+        page.click("main button[type=submit]")
+
+
 @pytest.mark.app_config(JOB_BACKEND="inprocess")
 def test_document_page_shows_machine_text_without_reload(
     app, live_server, page, make_user
@@ -107,12 +117,7 @@ def test_document_page_shows_machine_text_without_reload(
     make_user(Role.editor, name="Eddie Editor")
 
     log_in(page, live_server, sponsor_email)
-    page.goto(f"{live_server}/sponsor/documents/new")
-    page.fill("#document_name", "Release notes")
-    page.fill("#document_body", "Debian 13 brings")
-    page.select_option("#editor_id", label="Eddie Editor (Acme)")
-    with page.expect_navigation():
-        page.click("main button[type=submit]")
+    create_in_browser(page, live_server, "Release notes")
 
     status = page.locator('#latest [data-field="status"]')
     assert status.text_content() in ("queued", "running")
@@ -170,12 +175,7 @@ def test_review_flow_from_prompt_to_approved_export(
     # The sponsor creates a document, accepts the suggestion, submits it.
     sponsor = new_page()
     log_in(sponsor, live_server, sponsor_email)
-    sponsor.goto(f"{live_server}/sponsor/documents/new")
-    sponsor.fill("#document_name", "Release notes for Debian 13")
-    sponsor.fill("#document_body", "Debian 13 brings")
-    sponsor.select_option("#editor_id", label="Eddie Editor (Acme)")
-    with sponsor.expect_navigation():
-        sponsor.click("main button[type=submit]")
+    create_in_browser(sponsor, live_server, "Release notes for Debian 13")
     document_url = sponsor.url
     document_id = document_url.rsplit("/", 1)[1]
     wait_for_suggestion(sponsor)

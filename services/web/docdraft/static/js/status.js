@@ -60,6 +60,7 @@
   }
 
   function poll() {
+    if (document.hidden) { schedule(); return; }  // a background tab waits
     fetch(url, { credentials: "same-origin", headers: { Accept: "application/json" } })
       .then(function (response) {
         if (!response.ok) { throw new Error("status " + response.status); }
