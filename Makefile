@@ -7,9 +7,9 @@ FLASK  := cd $(WEB) && $(BIN)/flask --app docdraft
 STAMP  := $(VENV)/.installed
 PORT   ?= 5000
 
-.PHONY: install run test lint bench model seed-model create-admin worker clean
+.PHONY: install run test lint bench model seed-model create-admin worker beat clean
 
-$(STAMP): $(WEB)/requirements.txt $(WEB)/requirements-dev.txt
+$(STAMP): $(WEB)/requirements.txt $(WEB)/requirements-web.txt $(WEB)/requirements-dev.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --disable-pip-version-check -r $(WEB)/requirements-dev.txt
 	touch $@
@@ -21,6 +21,16 @@ run: install
 	$(FLASK) db upgrade
 	$(FLASK) seed-demo
 	$(FLASK) serve --port $(PORT)
+
+## A Celery worker (JOB_BACKEND=celery; REDIS_URL, DATABASE_URL from the environment).
+worker: install
+	cd $(WEB) && JOB_BACKEND=celery $(BIN)/celery -A docdraft.jobs.worker worker \
+		--pool solo --queues $(or $(JOB_QUEUE),generate) --loglevel INFO
+
+## The sweeper for Celery deployments: exactly one per deployment.
+beat: install
+	cd $(WEB) && JOB_BACKEND=celery $(BIN)/celery -A docdraft.jobs.worker beat \
+		--schedule $(CURDIR)/$(WEB)/instance/celerybeat-schedule --loglevel INFO
 
 ## The first admin: make create-admin EMAIL=you@example.org NAME="Your Name"
 create-admin: install

@@ -8,7 +8,10 @@ if [ -n "${DATABASE_URL:-}" ] && [ "${DATABASE_URL#postgres}" != "$DATABASE_URL"
     until pg_isready -d "$DATABASE_URL" -q; do sleep 1; done
 fi
 
-flask --app docdraft db upgrade
+# Only one service migrates (web); workers and beat start after it is healthy.
+if [ "${MIGRATE_ON_START:-1}" = "1" ]; then
+    flask --app docdraft db upgrade
+fi
 
 if [ "${SEED_DEMO_USERS:-0}" = "1" ] && [ "${APP_ENV:-development}" = "development" ]; then
     flask --app docdraft seed-demo

@@ -86,8 +86,6 @@ def serve_command(host, port):
     """Development server (one process) with the in-process worker started."""
     from .jobs import dispatch
 
-    worker = dispatch.backend()
-    if hasattr(worker, "start"):
-        worker.start()  # recover queued jobs and warm the model up now
+    dispatch.start_worker(current_app)  # recover queued jobs, warm the model now
     # Not app.run(): the flask CLI refuses to block inside a command.
     run_simple(host, port, current_app._get_current_object(), threaded=True)

@@ -35,8 +35,23 @@ def load_config(instance_path, overrides=None):
         # inprocess: a worker thread in this process (one process only);
         # manual: nothing runs jobs until asked (tests).
         "JOB_BACKEND": env.get("JOB_BACKEND", "inprocess"),
+        # celery: Redis delivers ids to Celery workers (docdraft.jobs.worker)
+        # listening on JOB_QUEUE ("generate"; a GPU worker takes its own).
+        "REDIS_URL": env.get("REDIS_URL", "redis://127.0.0.1:6379/0"),
+        "JOB_QUEUE": env.get("JOB_QUEUE", "generate"),
+        # How many proxies in front set X-Forwarded-*: their headers, and only
+        # theirs, give the client address and scheme (0: no proxy).
+        "TRUSTED_PROXY_HOPS": int(env.get("TRUSTED_PROXY_HOPS", "0")),
         "TEXTGEN_MODEL": env.get("TEXTGEN_MODEL") or None,
         "TEXTGEN_WARMUP": env.get("TEXTGEN_WARMUP", "1") != "0",
+        # Seconds. A lease is renewed every third of its length while a job
+        # runs; past the time limit a job fails as timed out; a job queued
+        # longer than JOB_REDELIVER_AFTER is delivered again by the sweeper.
+        "JOB_LEASE_SECONDS": float(env.get("JOB_LEASE_SECONDS", "60")),
+        "JOB_TIME_LIMIT": float(env.get("JOB_TIME_LIMIT", "900")),
+        "JOB_REDELIVER_AFTER": float(env.get("JOB_REDELIVER_AFTER", "120")),
+        "JOB_SWEEP_SECONDS": float(env.get("JOB_SWEEP_SECONDS", "30")),
+        "JOB_EXIT_ON_TIMEOUT": False,  # set by the Celery worker process
         # The token lives as long as the session: an editor who spends an
         # hour on a prompt must not lose it to an expired form.
         "WTF_CSRF_TIME_LIMIT": None,

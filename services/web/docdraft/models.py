@@ -221,6 +221,10 @@ class Autodoc(db.Model):
     model_name: Mapped[str | None] = mapped_column(String(200))
     settings: Mapped[dict | None] = mapped_column(JSON)
     attempts: Mapped[int] = mapped_column(default=0)
+    # The worker running the job, and until when its lease holds
+    # (see docdraft.jobs.runner).
+    lease_owner: Mapped[str | None] = mapped_column(String(120))
+    lease_expires_at: Mapped[datetime | None] = mapped_column(Timestamp, index=True)
     # What the model read: prompt tokens used, and those cut from the start.
     prompt_tokens: Mapped[int | None]
     prompt_tokens_cut: Mapped[int | None]

@@ -1,4 +1,8 @@
-"""The one place that hands job ids to whichever queue the config selects."""
+"""The one place that hands job ids to whichever queue the config selects.
+
+Delivery is best effort: the autodoc rows are the record of every job, and
+the sweeper (runner.sweep) delivers again whatever a queue lost.
+"""
 
 from flask import current_app
 
@@ -22,6 +26,10 @@ def init_app(app):
         from .inprocess import InProcessWorker
 
         backend = InProcessWorker(app)
+    elif name == "celery":
+        from .celery_backend import CeleryBackend
+
+        backend = CeleryBackend(app)
     elif name == "manual":
         backend = ManualBackend()
     else:
@@ -29,8 +37,15 @@ def init_app(app):
     app.extensions[EXTENSION_KEY] = backend
 
 
-def backend():
-    return current_app.extensions[EXTENSION_KEY]
+def backend(app=None):
+    return (app or current_app).extensions[EXTENSION_KEY]
+
+
+def start_worker(app):
+    """Start the in-process worker with the app (serve, wsgi); others: no-op."""
+    worker = backend(app)
+    if hasattr(worker, "start"):
+        worker.start()
 
 
 def enqueue(autodoc_ids):

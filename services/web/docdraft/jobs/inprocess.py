@@ -1,7 +1,10 @@
 """The embedded default: one worker thread inside the app process.
 
-It loads the model once, re-queues whatever a previous process left queued or
-running, then runs jobs in order, batching those that wait together.
+It loads the model once, then runs jobs in order, batching those that wait
+together. Between jobs, and at least every JOB_SWEEP_SECONDS, it sweeps
+(runner.sweep): jobs whose lease expired, in this process or another one on
+the same database, are queued again, and jobs queued too long are delivered
+again. Leases make it safe to run two such processes on one database.
 """
 
 import logging
@@ -10,7 +13,7 @@ import threading
 
 from ..extensions import db
 from .generator import get_generator
-from .runner import queued_job_ids, requeue_interrupted, run_jobs
+from .runner import new_worker_id, queued_job_ids, run_jobs, sweep
 
 log = logging.getLogger("docdraft.jobs")
 MAX_BATCH = 8
@@ -22,12 +25,13 @@ class InProcessWorker:
     def __init__(self, app):
         self.app = app
         self.queue = queue.Queue()
+        self.owner = new_worker_id()
         self._thread = None
         self._start_lock = threading.Lock()
         self.load_error = None
 
     def submit(self, autodoc_ids):
-        self.start()
+        self.start()  # serve and wsgi start it with the app; this is a fallback
         for autodoc_id in autodoc_ids:
             self.queue.put(autodoc_id)
 
@@ -47,8 +51,11 @@ class InProcessWorker:
             while True:
                 batch = self._next_batch()
                 try:
-                    run_jobs(batch)
-                except Exception:  # keep the worker alive for the next jobs
+                    if batch:
+                        run_jobs(batch, self.owner)
+                    else:
+                        self.submit(sweep())
+                except Exception:  # keep the worker alive; the sweeper recovers
                     log.exception("worker batch %s crashed", batch)
                 finally:
                     db.session.remove()
@@ -60,13 +67,15 @@ class InProcessWorker:
             self.load_error = f"{type(exc).__name__}: {exc}"
             log.error("worker not started, model unusable: %s", self.load_error)
             return False
-        requeue_interrupted()
-        for autodoc_id in queued_job_ids():
-            self.queue.put(autodoc_id)
+        self.submit([*sweep(), *queued_job_ids()])
         return True
 
     def _next_batch(self):
-        batch = [self.queue.get()]
+        """Waiting ids (up to MAX_BATCH), or [] when it is time to sweep."""
+        try:
+            batch = [self.queue.get(timeout=self.app.config["JOB_SWEEP_SECONDS"])]
+        except queue.Empty:
+            return []
         while len(batch) < MAX_BATCH:
             try:
                 batch.append(self.queue.get_nowait())

@@ -1,8 +1,14 @@
-"""The dashboard: each approved user's home, and the status page for others."""
+"""The dashboard (each approved user's home, the status page for others), and
+the health checks a supervisor or load balancer asks."""
 
-from flask import redirect, render_template, url_for
+from flask import current_app, redirect, render_template, url_for
 from flask_login import current_user
+from sqlalchemy import text
+from sqlalchemy.exc import SQLAlchemyError
 
+from ..extensions import db
+from ..jobs import dispatch
+from ..jobs.status import job_checks
 from ..models import Role
 from . import bp
 
@@ -20,3 +26,28 @@ def index():
     if not current_user.is_approved:
         return render_template("main/account_status.html")
     return redirect(url_for(HOME_BY_ROLE[current_user.role]))
+
+
+@bp.get("/healthz")
+def healthz():
+    """Liveness: the process answers. Nothing else is checked."""
+    return {"status": "ok"}
+
+
+@bp.get("/readyz")
+def readyz():
+    """Readiness: the database answers, and so do the broker and the worker."""
+    checks = {"database": _database_problem()}
+    checks.update(job_checks(current_app, dispatch.backend()))
+    ready = not any(checks.values())
+    body = {"ready": ready, "checks": {k: v or "ok" for k, v in checks.items()}}
+    return body, 200 if ready else 503
+
+
+def _database_problem():
+    try:
+        db.session.execute(text("SELECT 1"))
+    except SQLAlchemyError as exc:
+        db.session.rollback()
+        return f"unreachable: {str(exc).splitlines()[0]}"
+    return None

@@ -213,9 +213,10 @@ def retry_generation(document):
     result = db.session.execute(
         update(Autodoc)
         .where(Autodoc.id == autodoc.id, Autodoc.status == JobStatus.failed)
-        .values(
+        .values(  # a new series of attempts
             status=JobStatus.queued,
             error=None,
+            attempts=0,
             queued_at=utcnow(),
             started_at=None,
             finished_at=None,

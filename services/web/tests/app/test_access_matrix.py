@@ -56,6 +56,8 @@ MATRIX = {
     ("GET", "/signup/<role_name>"): ("/signup/editor", expect(200)),
     ("POST", "/signup/<role_name>"): ("/signup/editor", expect(400)),
     ("GET", "/login"): ("/login", expect(200)),
+    ("GET", "/healthz"): ("/healthz", expect(200)),
+    ("GET", "/readyz"): ("/readyz", expect(200)),
     ("POST", "/login"): ("/login", expect(400)),
     ("GET", "/"): ("/", expect(302, pending=200, rejected=200)),
     ("GET", "/admin/users"): ("/admin/users", expect(403, anonymous=LOGIN, admin=200)),

@@ -80,3 +80,17 @@ def test_development_key_is_random_and_kept_across_restarts(monkeypatch, tmp_pat
 )
 def test_database_urls_use_the_installed_driver(url, expected):
     assert normalize_database_url(url) == expected
+
+
+@pytest.mark.parametrize(("hops", "seen"), [(0, "10.0.0.9"), (1, "203.0.113.7")])
+def test_client_address_comes_only_from_trusted_proxy_hops(make_app, hops, seen):
+    from flask import request
+
+    app = make_app(TRUSTED_PROXY_HOPS=hops)
+    app.add_url_rule("/whoami", "whoami", lambda: request.remote_addr)
+    response = app.test_client().get(
+        "/whoami",
+        headers={"X-Forwarded-For": "198.51.100.1, 203.0.113.7"},
+        environ_base={"REMOTE_ADDR": "10.0.0.9"},
+    )
+    assert response.get_data(as_text=True) == seen

@@ -2,6 +2,7 @@
 
 import logging
 import time
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import select, update
@@ -36,8 +37,8 @@ def test_a_job_delivered_twice_runs_once(
     create_document(sponsor, editor.user_id)
     with app.app_context():
         (autodoc_id,) = db.session.scalars(select(Autodoc.id)).all()
-        assert claim(autodoc_id) is True
-        assert claim(autodoc_id) is False
+        assert claim(autodoc_id, "worker-a") is True
+        assert claim(autodoc_id, "worker-b") is False
         db.session.execute(update(Autodoc).values(status=JobStatus.queued))
         db.session.commit()
         run_jobs([autodoc_id, autodoc_id])
@@ -95,7 +96,13 @@ def test_jobs_left_by_a_stopped_process_finish_after_restart(
         create_document(sponsor, editor.user_id, body=body)
     with app.app_context():  # the old process died mid-generation on the second
         running = db.session.scalars(select(Autodoc.id)).all()[1]
-        assert claim(running)
+        assert claim(running, "dead-worker")
+        db.session.execute(  # ... and its lease ran out since
+            update(Autodoc)
+            .where(Autodoc.id == running)
+            .values(lease_expires_at=datetime.now(UTC) - timedelta(seconds=1))
+        )
+        db.session.commit()
     restarted = make_app(JOB_BACKEND="inprocess")
     restarted.extensions[generator_module.EXTENSION_KEY] = FakeGenerator(["recovered"])
     restarted.extensions["docdraft.job_backend"].start()

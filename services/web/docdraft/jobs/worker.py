@@ -1,0 +1,39 @@
+"""The Celery worker process, with TensorFlow; web processes never import this.
+
+    celery -A docdraft.jobs.worker worker --pool solo -Q generate
+    celery -A docdraft.jobs.worker beat        # the sweeper, one per deployment
+
+The model is loaded and compiled once, in `worker_init`, before the worker
+takes work. The solo pool runs one job at a time in this process (TensorFlow
+uses every core by itself); a job past its time limit makes the process exit
+(runner.heartbeat) and its supervisor starts a fresh one. A model that cannot
+load: one log line, a note for /readyz, and a non-zero exit.
+"""
+
+import logging
+import os
+
+from celery.signals import worker_init
+
+from .. import create_app
+from . import dispatch, status
+from .generator import get_generator
+
+log = logging.getLogger("docdraft.jobs")
+
+app = create_app({"JOB_BACKEND": "celery", "JOB_EXIT_ON_TIMEOUT": True})
+celery = dispatch.backend(app).celery
+
+
+@worker_init.connect
+def load_model(**_):
+    try:
+        generator = get_generator(app)
+    except Exception as exc:  # noqa: BLE001 - one clear line, then exit
+        problem = f"model unusable: {type(exc).__name__}: {exc}"
+        log.error("worker not started, %s", problem)
+        status.report_worker_problem(app, problem)
+        logging.shutdown()
+        os._exit(3)
+    status.report_worker_problem(app, None)
+    log.info("worker ready: %s", generator.info.name)

@@ -1,0 +1,137 @@
+"""The Celery path, through the real Redis on 127.0.0.1:6379 (database 15).
+
+A Celery worker runs in a thread of the test (solo pool) on a queue of its
+own, with the test's app and generator; .ci/run starts Redis.
+"""
+
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import pytest
+import redis
+from celery.contrib.testing.worker import start_worker
+from sqlalchemy import select, update
+
+from docdraft.extensions import db
+from docdraft.jobs import status as job_status
+from docdraft.jobs.celery_backend import SWEEP
+from docdraft.models import Autodoc, JobStatus
+
+REDIS_URL = "redis://127.0.0.1:6379/15"
+QUEUE = f"test-{uuid.uuid4().hex}"  # this run's own queue
+pytestmark = pytest.mark.app_config(
+    JOB_BACKEND="celery", REDIS_URL=REDIS_URL, JOB_QUEUE=QUEUE
+)
+
+
+@pytest.fixture
+def celery_app(app, fake_generator):
+    """The app under test (JOB_BACKEND=celery), its queue emptied after."""
+    yield app
+    redis.Redis.from_url(REDIS_URL).delete(QUEUE)
+
+
+@pytest.fixture
+def celery_worker(celery_app):
+    backend = celery_app.extensions["docdraft.job_backend"]
+    with start_worker(
+        backend.celery,
+        pool="solo",
+        perform_ping_check=False,
+        queues=[celery_app.config["JOB_QUEUE"]],
+    ) as worker:
+        yield worker
+
+
+def rows(app):
+    with app.app_context():
+        return [(a.status, a.attempts) for a in db.session.scalars(select(Autodoc))]
+
+
+def wait_for(app, expected, timeout=30):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if rows(app) == expected:
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"{rows(app)} != {expected}")
+
+
+def test_a_saved_document_is_generated_by_a_celery_worker(
+    celery_app, celery_worker, sponsor, editor, create_document, fake_generator
+):
+    fake_generator.texts = ["via redis"]
+    document_id = create_document(sponsor, editor.user_id)
+    wait_for(celery_app, [(JobStatus.done, 1)])
+    status = sponsor.get(f"/documents/{document_id}/status.json").get_json()
+    assert status["text"] == "via redis"
+
+
+def test_a_job_delivered_twice_through_redis_runs_once(
+    celery_app, celery_worker, sponsor, editor, create_document, fake_generator
+):
+    create_document(sponsor, editor.user_id)
+    wait_for(celery_app, [(JobStatus.done, 1)])
+    with celery_app.app_context():
+        job = db.session.scalar(select(Autodoc.id))
+        celery_app.extensions["docdraft.job_backend"].submit([job])
+    time.sleep(1)
+    assert rows(celery_app) == [(JobStatus.done, 1)]
+    assert len(fake_generator.calls) == 1
+
+
+def test_jobs_the_broker_lost_are_delivered_by_the_sweeper(
+    celery_app, sponsor, editor, create_document, fake_generator
+):
+    """Redis restarted and kept nothing: the database still knows the jobs."""
+    create_document(sponsor, editor.user_id)
+    redis.Redis.from_url(REDIS_URL).delete(celery_app.config["JOB_QUEUE"])
+    with celery_app.app_context():
+        an_hour_ago = datetime.now(UTC) - timedelta(hours=1)
+        db.session.execute(update(Autodoc).values(queued_at=an_hour_ago))
+        db.session.commit()
+    backend = celery_app.extensions["docdraft.job_backend"]
+    with start_worker(
+        backend.celery,
+        pool="solo",
+        perform_ping_check=False,
+        queues=[celery_app.config["JOB_QUEUE"]],
+    ):
+        backend.celery.send_task(SWEEP, queue=celery_app.config["JOB_QUEUE"])
+        wait_for(celery_app, [(JobStatus.done, 1)])
+
+
+@pytest.mark.app_config(JOB_BACKEND="celery", REDIS_URL="redis://127.0.0.1:1/0")
+def test_a_save_with_the_broker_down_still_records_the_job(
+    app, sponsor, editor, create_document, client
+):
+    started = time.monotonic()
+    create_document(sponsor, editor.user_id)
+    assert time.monotonic() - started < 10
+    assert rows(app) == [(JobStatus.queued, 0)]
+    ready = client.get("/readyz")
+    assert ready.status_code == 503
+    assert ready.get_json()["checks"]["broker"].startswith("unreachable")
+
+
+def test_readyz_says_why_the_worker_cannot_start(celery_app):
+    client = celery_app.test_client()
+    assert client.get("/readyz").status_code == 200
+    job_status.report_worker_problem(celery_app, "model unusable: ModelLoadError: x")
+    try:
+        response = client.get("/readyz")
+        assert response.status_code == 503
+        assert response.get_json()["checks"]["worker"] == (
+            "model unusable: ModelLoadError: x"
+        )
+    finally:
+        job_status.report_worker_problem(celery_app, None)
+    assert client.get("/readyz").get_json() == {
+        "ready": True,
+        "checks": {"database": "ok", "broker": "ok", "worker": "ok"},
+    }
+
+
+def test_healthz_answers_without_the_database(client):
+    assert client.get("/healthz").get_json() == {"status": "ok"}
