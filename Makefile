@@ -7,7 +7,7 @@ FLASK  := cd $(WEB) && $(BIN)/flask --app docdraft
 STAMP  := $(VENV)/.installed
 PORT   ?= 5000
 
-.PHONY: install run test lint bench model seed-model create-admin worker beat clean
+.PHONY: install run test lint bench model seed-model create-admin worker beat prod-local prod-smoke clean
 
 $(STAMP): $(WEB)/requirements.txt $(WEB)/requirements-web.txt $(WEB)/requirements-dev.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -24,13 +24,21 @@ run: install
 
 ## A Celery worker (JOB_BACKEND=celery; REDIS_URL, DATABASE_URL from the environment).
 worker: install
-	cd $(WEB) && JOB_BACKEND=celery $(BIN)/celery -A docdraft.jobs.worker worker \
+	cd $(WEB) && JOB_BACKEND=celery PYTHONPATH=. $(BIN)/celery -A docdraft.jobs.worker worker \
 		--pool solo --queues $(or $(JOB_QUEUE),generate) --loglevel INFO
 
 ## The sweeper for Celery deployments: exactly one per deployment.
 beat: install
-	cd $(WEB) && JOB_BACKEND=celery $(BIN)/celery -A docdraft.jobs.worker beat \
+	cd $(WEB) && JOB_BACKEND=celery PYTHONPATH=. $(BIN)/celery -A docdraft.jobs.worker beat \
 		--schedule $(CURDIR)/$(WEB)/instance/celerybeat-schedule --loglevel INFO
+
+## The production topology without Docker: nginx (TLS), gunicorn, Celery, supervised.
+prod-local: install
+	bash services/prodlocal/run.sh
+
+## CI: prod-local on a free port, a smoke walk through nginx, then stop.
+prod-smoke: install
+	bash services/prodlocal/smoke.sh
 
 ## The first admin: make create-admin EMAIL=you@example.org NAME="Your Name"
 create-admin: install

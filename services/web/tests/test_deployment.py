@@ -120,3 +120,29 @@ def test_nginx_limits_bodies_serves_static_and_sets_one_proxy_hop():
     ):
         assert directive in conf
     assert prod_compose()["services"]["web"]["environment"]["TRUSTED_PROXY_HOPS"] == "1"
+
+
+def test_web_processes_never_import_tensorflow(tmp_path):
+    """gunicorn's app, serving pages and sending a job, without TensorFlow."""
+    import subprocess
+    import sys
+
+    script = (
+        "import sys\n"
+        "from wsgi import app\n"
+        "client = app.test_client()\n"
+        "assert client.get('/login').status_code == 200\n"
+        "assert client.get('/healthz').status_code == 200\n"
+        "heavy = {'tensorflow', 'transformers', 'textgen', 'tf_keras'}\n"
+        "assert not heavy & set(sys.modules), heavy & set(sys.modules)\n"
+    )
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "JOB_BACKEND": "celery",
+        "INSTANCE_PATH": str(tmp_path),
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}",
+    }
+    result = subprocess.run(
+        [sys.executable, "-c", script], cwd=WEB, env=env, capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stderr

@@ -40,6 +40,8 @@ def make_celery(app):
         task_publish_retry=False,
         broker_connection_timeout=3,
         broker_connection_retry_on_startup=True,
+        # The app configures logging (one format, UTC); Celery keeps to it.
+        worker_hijack_root_logger=False,
         beat_schedule={
             "sweep": {"task": SWEEP, "schedule": config["JOB_SWEEP_SECONDS"]},
         },

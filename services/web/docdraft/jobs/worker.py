@@ -21,19 +21,20 @@ from .generator import get_generator
 
 log = logging.getLogger("docdraft.jobs")
 
-app = create_app({"JOB_BACKEND": "celery", "JOB_EXIT_ON_TIMEOUT": True})
-celery = dispatch.backend(app).celery
+# Named so that `celery -A` finds `celery`, not the Flask app.
+flask_app = create_app({"JOB_BACKEND": "celery", "JOB_EXIT_ON_TIMEOUT": True})
+celery = dispatch.backend(flask_app).celery
 
 
 @worker_init.connect
 def load_model(**_):
     try:
-        generator = get_generator(app)
+        generator = get_generator(flask_app)
     except Exception as exc:  # noqa: BLE001 - one clear line, then exit
         problem = f"model unusable: {type(exc).__name__}: {exc}"
         log.error("worker not started, %s", problem)
-        status.report_worker_problem(app, problem)
+        status.report_worker_problem(flask_app, problem)
         logging.shutdown()
         os._exit(3)
-    status.report_worker_problem(app, None)
+    status.report_worker_problem(flask_app, None)
     log.info("worker ready: %s", generator.info.name)

@@ -4,8 +4,10 @@ A Celery worker runs in a thread of the test (solo pool) on a queue of its
 own, with the test's app and generator; .ci/run starts Redis.
 """
 
+import logging
 import time
 import uuid
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -32,15 +34,26 @@ def celery_app(app, fake_generator):
     redis.Redis.from_url(REDIS_URL).delete(QUEUE)
 
 
+@contextmanager
+def worker_thread(app):
+    """A Celery worker in a thread on this run's queue; logging left as found
+    (Celery sets the root logger's level, which later tests' caplog needs)."""
+    level = logging.root.level
+    try:
+        with start_worker(
+            app.extensions["docdraft.job_backend"].celery,
+            pool="solo",
+            perform_ping_check=False,
+            queues=[QUEUE],
+        ) as worker:
+            yield worker
+    finally:
+        logging.root.setLevel(level)
+
+
 @pytest.fixture
 def celery_worker(celery_app):
-    backend = celery_app.extensions["docdraft.job_backend"]
-    with start_worker(
-        backend.celery,
-        pool="solo",
-        perform_ping_check=False,
-        queues=[celery_app.config["JOB_QUEUE"]],
-    ) as worker:
+    with worker_thread(celery_app) as worker:
         yield worker
 
 
@@ -92,13 +105,8 @@ def test_jobs_the_broker_lost_are_delivered_by_the_sweeper(
         db.session.execute(update(Autodoc).values(queued_at=an_hour_ago))
         db.session.commit()
     backend = celery_app.extensions["docdraft.job_backend"]
-    with start_worker(
-        backend.celery,
-        pool="solo",
-        perform_ping_check=False,
-        queues=[celery_app.config["JOB_QUEUE"]],
-    ):
-        backend.celery.send_task(SWEEP, queue=celery_app.config["JOB_QUEUE"])
+    with worker_thread(celery_app):
+        backend.celery.send_task(SWEEP, queue=QUEUE)
         wait_for(celery_app, [(JobStatus.done, 1)])
 
 

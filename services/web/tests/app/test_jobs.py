@@ -109,7 +109,8 @@ def test_jobs_left_by_a_stopped_process_finish_after_restart(
     rows = wait_until_done(restarted, 2)
     assert rows == [(JobStatus.done, "recovered")] * 2
     with restarted.app_context():
-        assert [a.attempts for a in db.session.scalars(select(Autodoc))] == [1, 2]
+        attempts = db.session.scalars(select(Autodoc.attempts).order_by(Autodoc.id))
+        assert attempts.all() == [1, 2]
 
 
 def test_unusable_model_stops_the_worker_with_one_clear_line(

@@ -10,7 +10,7 @@ from sqlalchemy import select, update
 from docdraft.extensions import db
 from docdraft.jobs import generator as generator_module
 from docdraft.jobs.runner import MAX_ATTEMPTS, claim, renew, run_jobs, sweep
-from docdraft.models import Autodoc, JobStatus
+from docdraft.models import Autodoc, JobStatus, Revision
 
 from .conftest import FakeGenerator
 
@@ -129,7 +129,8 @@ def test_retry_after_the_cap_starts_a_new_series(
     app, job, sponsor, fake_generator, run_queued
 ):
     set_job(app, status=JobStatus.failed, attempts=MAX_ATTEMPTS, error="gave up")
-    document_id = the_job(app).revision_id  # one document, one revision
+    with app.app_context():
+        document_id = db.session.scalar(select(Revision.document_id))
     response = sponsor.post_action(
         f"/documents/{document_id}/retry", f"/sponsor/documents/{document_id}"
     )
