@@ -7,7 +7,7 @@ FLASK  := cd $(WEB) && $(BIN)/flask --app docdraft
 STAMP  := $(VENV)/.installed
 PORT   ?= 5000
 
-.PHONY: install run test lint bench model seed-model create-admin worker beat prod-local prod-smoke clean
+.PHONY: install run test lint bench model seed-model create-admin worker beat prod-local prod-smoke faults clean
 
 $(STAMP): $(WEB)/requirements.txt $(WEB)/requirements-web.txt $(WEB)/requirements-dev.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -38,7 +38,13 @@ prod-local: install
 
 ## CI: prod-local on a free port, a smoke walk through nginx, then stop.
 prod-smoke: install
-	bash services/prodlocal/smoke.sh
+	bash services/prodlocal/with_prod_local.sh $(BIN)/python services/prodlocal/smoke.py
+
+## The fault walk: SIGKILL the worker, restart Redis and PostgreSQL, deliver
+## twice; every job ends done exactly once. Restarts this machine's services.
+faults: install
+	JOB_LEASE_SECONDS=10 JOB_SWEEP_SECONDS=5 JOB_REDELIVER_AFTER=15 \
+		bash services/prodlocal/with_prod_local.sh $(BIN)/python services/prodlocal/faults.py
 
 ## The first admin: make create-admin EMAIL=you@example.org NAME="Your Name"
 create-admin: install

@@ -21,6 +21,7 @@ PORT=${PORT:-8443}
 WEB_PORT=$(free_port)
 SECRET_KEY=${SECRET_KEY:-$(keep secret_key)}
 REDIS_URL=${REDIS_URL:-redis://127.0.0.1:6379/1}
+PROD_LOCAL_DB=${PROD_LOCAL_DB:-docdraft_prod_local}
 if [ -z "${DATABASE_URL:-}" ]; then
   # The machine's PostgreSQL: a role with its own password (production
   # refuses a passwordless database), and a database of its own.
@@ -29,9 +30,9 @@ if [ -z "${DATABASE_URL:-}" ]; then
   psql -qtAc "SELECT 1 FROM pg_roles WHERE rolname = 'docdraft'" | grep -q 1 \
     || psql -qc "CREATE ROLE docdraft LOGIN"
   psql -qc "ALTER ROLE docdraft PASSWORD '$password'"
-  psql -qtAc "SELECT 1 FROM pg_database WHERE datname = 'docdraft_prod_local'" | grep -q 1 \
-    || createdb -O docdraft docdraft_prod_local
-  DATABASE_URL=postgresql://docdraft:$password@$PGHOST:5432/docdraft_prod_local
+  psql -qtAc "SELECT 1 FROM pg_database WHERE datname = '$PROD_LOCAL_DB'" | grep -q 1 \
+    || createdb -O docdraft "$PROD_LOCAL_DB"
+  DATABASE_URL=postgresql://docdraft:$password@$PGHOST:5432/$PROD_LOCAL_DB
 fi
 if [ ! -s "$STATE/cert.pem" ]; then
   openssl req -x509 -newkey rsa:2048 -nodes -days 365 -subj /CN=localhost \

@@ -1,15 +1,16 @@
 """A smoke walk through nginx: signup, approval, a document, its text done.
 
-    python smoke.py https://127.0.0.1:8443 CERT.pem ADMIN_EMAIL ADMIN_PASSWORD
+    bash with_prod_local.sh python smoke.py      (make prod-smoke)
 
-The certificate is prod-local's self-signed one: TLS is verified against it.
+Where prod-local is comes from PROD_BASE, PROD_CERT (its self-signed
+certificate: TLS is verified against it) and PROD_ADMIN_EMAIL/PASSWORD.
 
 Prints one JSON line; exits non-zero at the first step that fails.
 """
 
 import json
+import os
 import re
-import sys
 import time
 import uuid
 
@@ -127,4 +128,9 @@ def main(base, certificate, admin_email, admin_password):
 
 
 if __name__ == "__main__":
-    main(*sys.argv[1:5])
+    main(
+        os.environ["PROD_BASE"],
+        os.environ["PROD_CERT"],
+        os.environ["PROD_ADMIN_EMAIL"],
+        os.environ["PROD_ADMIN_PASSWORD"],
+    )

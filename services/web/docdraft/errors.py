@@ -3,9 +3,9 @@
 import logging
 import uuid
 
-from flask import render_template, request
+from flask import current_app, render_template, request
 from flask_wtf.csrf import CSRFError
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DBAPIError, OperationalError
 
 log = logging.getLogger("docdraft.errors")
 MESSAGES = {
@@ -23,6 +23,9 @@ def init_app(app):
         app.register_error_handler(code, _render_error)
     app.register_error_handler(CSRFError, _csrf_error)
     app.register_error_handler(OperationalError, _database_unavailable)
+    # A connection the server dropped (restart) surfaces as InterfaceError
+    # and friends; any DBAPI error that says the connection is gone is a 503.
+    app.register_error_handler(DBAPIError, _database_error)
     app.register_error_handler(500, _internal_error)
 
 
@@ -46,8 +49,12 @@ def _csrf_error(error):
 
 
 def _database_unavailable(error):
+    """503 while the database is away. Rendered without context processors
+    (Flask-Login's would load the user, which needs the database)."""
     log.error("database unavailable: %s", str(error).splitlines()[0])
-    return render_template("errors/error.html", code=503, message=MESSAGES[503]), 503
+    template = current_app.jinja_env.get_template("errors/unavailable.html")
+    page = template.render(message=MESSAGES[503])
+    return page, 503, {"Retry-After": "5"}
 
 
 def typed_text():
@@ -56,6 +63,12 @@ def typed_text():
         return {}
     fields = ("document_body", "body", "comment")
     return {name: request.form[name] for name in fields if request.form.get(name)}
+
+
+def _database_error(error):
+    if error.connection_invalidated:
+        return _database_unavailable(error)
+    return _internal_error(error)
 
 
 def _internal_error(error):

@@ -1,7 +1,6 @@
 """Response headers that limit the damage of any missed escape or framing."""
 
 from flask import request
-from flask_login import current_user
 
 CONTENT_SECURITY_POLICY = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self'; "
@@ -23,6 +22,8 @@ def init_app(app):
             headers.setdefault(
                 "Strict-Transport-Security", "max-age=31536000; includeSubDomains"
             )
-        if current_user.is_authenticated and not request.path.startswith("/static/"):
+        # Every page is per-user or per-request: none may be cached. (Not
+        # asked of current_user: on a 503 the database cannot say who it is.)
+        if not request.path.startswith("/static/"):
             headers["Cache-Control"] = "no-store"
         return response
