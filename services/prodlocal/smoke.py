@@ -114,6 +114,8 @@ def main(base, certificate, admin_email, admin_password):
     page = editor.get(f"/editor/documents/{document_id}").text
     assert "Smoke walk" in page
     static = sponsor.get("/static/css/app.css")
+    hidden = requests.get(base + "/metrics", verify=Visitor.certificate, timeout=10)
+    assert hidden.status_code == 404, "nginx must not expose /metrics"
     print(
         json.dumps(
             {

@@ -40,7 +40,7 @@ def trust_proxies(app):
 
 
 def register_extensions(app):
-    from . import security
+    from . import metrics, security
     from .jobs import dispatch
     from .models import User
 
@@ -57,6 +57,7 @@ def register_extensions(app):
     login_manager.session_protection = "strong"
     login_manager.user_loader(lambda user_id: db.session.get(User, int(user_id)))
     security.init_app(app)
+    metrics.init_app(app)
     dispatch.init_app(app)
 
 

@@ -42,6 +42,8 @@ def load_config(instance_path, overrides=None):
         # How many proxies in front set X-Forwarded-*: their headers, and only
         # theirs, give the client address and scheme (0: no proxy).
         "TRUSTED_PROXY_HOPS": int(env.get("TRUSTED_PROXY_HOPS", "0")),
+        # /metrics answers private addresses, or this bearer token if set.
+        "METRICS_TOKEN": env.get("METRICS_TOKEN") or None,
         "TEXTGEN_MODEL": env.get("TEXTGEN_MODEL") or None,
         "TEXTGEN_WARMUP": env.get("TEXTGEN_WARMUP", "1") != "0",
         # Seconds. A lease is renewed every third of its length while a job

@@ -58,6 +58,7 @@ MATRIX = {
     ("GET", "/login"): ("/login", expect(200)),
     ("GET", "/healthz"): ("/healthz", expect(200)),
     ("GET", "/readyz"): ("/readyz", expect(200)),
+    ("GET", "/metrics"): ("/metrics", expect(200)),  # from 127.0.0.1
     ("POST", "/login"): ("/login", expect(400)),
     ("GET", "/"): ("/", expect(302, pending=200, rejected=200)),
     ("GET", "/admin/users"): ("/admin/users", expect(403, anonymous=LOGIN, admin=200)),
