@@ -7,7 +7,7 @@ FLASK  := cd $(WEB) && $(BIN)/flask --app docdraft
 STAMP  := $(VENV)/.installed
 PORT   ?= 5000
 
-.PHONY: install run test lint bench model seed-model create-admin worker beat prod-local prod-smoke faults clean
+.PHONY: install run test lint bench model seed-model create-admin worker beat prod-local prod-smoke faults load clean
 
 $(STAMP): $(WEB)/requirements.txt $(WEB)/requirements-web.txt $(WEB)/requirements-dev.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -46,6 +46,19 @@ faults: install
 	JOB_LEASE_SECONDS=10 JOB_SWEEP_SECONDS=5 JOB_REDELIVER_AFTER=15 \
 		bash services/prodlocal/with_prod_local.sh $(BIN)/python services/prodlocal/faults.py
 
+## Load: 50 Locust users through nginx for 2 minutes while the worker
+## generates with the GPT-2 124M architecture; one JSON line of figures.
+LOAD_VENV := $(CURDIR)/.venv-load
+$(LOAD_VENV)/.installed: services/prodlocal/load/requirements.txt
+	test -x $(LOAD_VENV)/bin/python || $(PYTHON) -m venv $(LOAD_VENV)
+	$(LOAD_VENV)/bin/pip install --quiet --disable-pip-version-check -r $<
+	touch $@
+
+load: install $(LOAD_VENV)/.installed
+	$(BIN)/python services/prodlocal/load/load.py model $(CURDIR)/$(WEB)/instance/load-124m
+	TEXTGEN_MODEL=$(CURDIR)/$(WEB)/instance/load-124m \
+		bash services/prodlocal/with_prod_local.sh $(BIN)/python services/prodlocal/load/load.py run
+
 ## The first admin: make create-admin EMAIL=you@example.org NAME="Your Name"
 create-admin: install
 	@test -n "$(EMAIL)" && test -n "$(NAME)" || \
@@ -73,4 +86,4 @@ seed-model: install
 	cd $(WEB) && $(BIN)/python -m pipeline train --force --max-minutes $(or $(MINUTES),25)
 
 clean:
-	rm -rf $(VENV) $(WEB)/.pytest_cache
+	rm -rf $(VENV) $(LOAD_VENV) $(WEB)/.pytest_cache

@@ -30,10 +30,10 @@ import requests
 WEB = Path(__file__).resolve().parents[1] / "web"
 sys.path.insert(0, str(WEB))
 
-from docdraft import create_app  # noqa: E402
-from docdraft.extensions import db  # noqa: E402
-from docdraft.jobs import dispatch  # noqa: E402
-from docdraft.models import (  # noqa: E402
+from docdraft import create_app
+from docdraft.extensions import db
+from docdraft.jobs import dispatch
+from docdraft.models import (
     Autodoc,
     JobStatus,
     Revision,
@@ -41,8 +41,8 @@ from docdraft.models import (  # noqa: E402
     User,
     UserStatus,
 )
-from docdraft.services.documents import create_document  # noqa: E402
-from docdraft.services.users import signup_user  # noqa: E402
+from docdraft.services.documents import create_document
+from docdraft.services.users import signup_user
 
 STATE = os.environ["PROD_LOCAL_STATE"]
 BIN = Path(sys.executable).parent
@@ -188,7 +188,10 @@ class PageWatcher(threading.Thread):
                     self.statuses["no answer"] += 1
                     continue
                 self.statuses[str(response.status_code)] += 1
-                if response.status_code == 503 and "Retry-After" not in response.headers:
+                if (
+                    response.status_code == 503
+                    and "Retry-After" not in response.headers
+                ):
                     self.missing_retry_after += 1
             time.sleep(0.05)
 
@@ -265,7 +268,9 @@ def main():
     documents = walk.queue_documents()
     with walk.app.app_context():
         ids = db.session.scalars(
-            db.select(Autodoc.id).join(Revision).where(Revision.document_id.in_(documents))
+            db.select(Autodoc.id)
+            .join(Revision)
+            .where(Revision.document_id.in_(documents))
         ).all()
         dispatch.backend().submit(list(ids))
     supervisor("start", "worker")
