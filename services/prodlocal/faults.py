@@ -73,7 +73,7 @@ def restart_redis():
 
 
 def restart_postgresql(down_seconds=3):
-    version = sorted(os.listdir("/etc/postgresql"))[-1]
+    version = max(os.listdir("/etc/postgresql"))
     cluster = ["pg_ctlcluster", "--skip-systemctl-redirect", version, "main"]
     subprocess.run([*cluster, "stop", "-m", "fast"], check=True)
     time.sleep(down_seconds)

@@ -13,7 +13,8 @@ from locust import HttpUser, between, task
 
 TOKEN_RE = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
 REVISION_RE = re.compile(r'name="base_revision"[^>]*value="(\d+)"')
-ACCOUNTS = json.load(open(os.environ["LOAD_ACCOUNTS"]))
+with open(os.environ["LOAD_ACCOUNTS"]) as accounts:
+    ACCOUNTS = json.load(accounts)
 WORDS = ["the", "package", "maintainer", "should", "update", "the", "archive", "before", "the", "release"]
 
 
