@@ -143,3 +143,36 @@ def test_readyz_says_why_the_worker_cannot_start(celery_app):
 
 def test_healthz_answers_without_the_database(client):
     assert client.get("/healthz").get_json() == {"status": "ok"}
+
+
+def test_a_worker_whose_model_cannot_load_exits_and_says_why(tmp_path):
+    """One log line, a non-zero exit, and the reason for /readyz."""
+    import subprocess
+    import sys
+
+    broken = tmp_path / "not-a-model"
+    broken.mkdir()
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "PYTHONPATH": ".",
+        "INSTANCE_PATH": str(tmp_path),
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}",
+        "REDIS_URL": REDIS_URL,
+        "TEXTGEN_MODEL": str(broken),
+        "TEXTGEN_WARMUP": "0",
+    }
+    result = subprocess.run(
+        [sys.executable, "-c", "from docdraft.jobs import worker; worker.load_model()"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 3
+    lines = [line for line in result.stderr.splitlines() if "docdraft.jobs" in line]
+    assert len(lines) == 1 and "worker not started, model unusable" in lines[0]
+    problem = redis.Redis.from_url(REDIS_URL).get(job_status.PROBLEM_KEY)
+    try:
+        assert problem and b"ModelLoadError" in problem
+    finally:
+        redis.Redis.from_url(REDIS_URL).delete(job_status.PROBLEM_KEY)
