@@ -40,14 +40,15 @@ if [ ! -s "$STATE/cert.pem" ]; then
     -keyout "$STATE/key.pem" -out "$STATE/cert.pem" 2>/dev/null
 fi
 
-export APP_ENV=production SECRET_KEY DATABASE_URL REDIS_URL JOB_BACKEND=celery \
+RATELIMIT_STORAGE_URI=${RATELIMIT_STORAGE_URI:-redis://127.0.0.1:6379/2}
+export APP_ENV=production SECRET_KEY DATABASE_URL REDIS_URL JOB_BACKEND=celery RATELIMIT_STORAGE_URI \
   TRUSTED_PROXY_HOPS=1 INSTANCE_PATH=$STATE/instance WEB_CONCURRENCY=${WEB_CONCURRENCY:-4} \
   PORT WEB_PORT STATE WEB BIN ROOT
 # For `make create-admin` and scripts: `set -a; . $STATE/env; set +a`.
-( umask 077; env | grep -E '^(APP_ENV|SECRET_KEY|DATABASE_URL|REDIS_URL|JOB_BACKEND|INSTANCE_PATH|TEXTGEN_[A-Z_]+|JOB_[A-Z_]+)=' > "$STATE/env" )
+( umask 077; env | grep -E '^(APP_ENV|SECRET_KEY|DATABASE_URL|REDIS_URL|JOB_BACKEND|INSTANCE_PATH|RATELIMIT_[A-Z_]+|TEXTGEN_[A-Z_]+|JOB_[A-Z_]+)=' > "$STATE/env" )
 
 echo "prod-local: https://127.0.0.1:$PORT/ (self-signed certificate: $STATE/cert.pem)"
-echo "  APP_ENV=production JOB_BACKEND=celery REDIS_URL=$REDIS_URL"
+echo "  APP_ENV=production JOB_BACKEND=celery REDIS_URL=$REDIS_URL RATELIMIT_STORAGE_URI=$RATELIMIT_STORAGE_URI"
 echo "  DATABASE_URL=$("$BIN/python" -c 'import sys; from sqlalchemy.engine import make_url; print(make_url(sys.argv[1]).render_as_string(hide_password=True))' "$DATABASE_URL")"
 echo "  SECRET_KEY from ${SECRET_KEY:+the environment or $STATE/secret_key}; gunicorn on 127.0.0.1:$WEB_PORT"
 echo "  first admin: set -a; . $STATE/env; set +a; make create-admin EMAIL=... NAME=..."

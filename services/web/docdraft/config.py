@@ -42,6 +42,14 @@ def load_config(instance_path, overrides=None):
         # How many proxies in front set X-Forwarded-*: their headers, and only
         # theirs, give the client address and scheme (0: no proxy).
         "TRUSTED_PROXY_HOPS": int(env.get("TRUSTED_PROXY_HOPS", "0")),
+        # Rate limits (Flask-Limiter notation). Counters live in memory for
+        # one process; in production in Redis, shared by all web workers.
+        "RATELIMIT_ENABLED": env.get("RATELIMIT_ENABLED", "1") != "0",
+        "RATELIMIT_STORAGE_URI": env.get("RATELIMIT_STORAGE_URI", "memory://"),
+        "RATELIMIT_HEADERS_ENABLED": True,
+        "RATELIMIT_LOGIN": env.get("RATELIMIT_LOGIN", "30/minute"),
+        "RATELIMIT_SIGNUP": env.get("RATELIMIT_SIGNUP", "10/hour"),
+        "RATELIMIT_ACCOUNT": env.get("RATELIMIT_ACCOUNT", "10 per 15 minutes"),
         # /metrics answers private addresses, or this bearer token if set.
         "METRICS_TOKEN": env.get("METRICS_TOKEN") or None,
         "TEXTGEN_MODEL": env.get("TEXTGEN_MODEL") or None,

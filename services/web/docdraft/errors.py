@@ -14,6 +14,7 @@ MESSAGES = {
     403: "You do not have access to this page.",
     404: "There is nothing here.",
     405: "That method is not allowed here.",
+    429: "Too many attempts. Wait a while, then try again.",
     503: "The service is briefly unavailable. Please try again in a moment.",
 }
 

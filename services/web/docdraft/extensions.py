@@ -1,5 +1,7 @@
 """Flask extensions, created unbound and initialised by the app factory."""
 
+from flask_limiter import Limiter
+from flask_limiter.util import get_remote_address
 from flask_login import LoginManager
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
@@ -15,3 +17,6 @@ db = SQLAlchemy(model_class=Base)
 migrate = Migrate()
 login_manager = LoginManager()
 csrf = CSRFProtect()
+# The client address is request.remote_addr: ProxyFix sets it from exactly
+# TRUSTED_PROXY_HOPS proxies, never from a header a client can forge.
+limiter = Limiter(key_func=get_remote_address)

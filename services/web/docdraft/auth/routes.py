@@ -2,12 +2,22 @@
 
 import logging
 
-from flask import abort, flash, redirect, render_template, request, session, url_for
+from flask import (
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 from flask_login import current_user, login_required, login_user, logout_user
 
+from ..extensions import limiter
 from ..forms import ActionForm, LoginForm, SignupForm, form_status
 from ..models import Role
-from ..services.users import EmailTaken, authenticate, signup_user
+from ..services.users import EmailTaken, authenticate, normalize_email, signup_user
 from . import bp
 from .next_url import is_safe_next
 
@@ -15,7 +25,17 @@ log = logging.getLogger("docdraft.auth")
 SIGNUP_ROLES = {"sponsor": Role.sponsor, "editor": Role.editor}
 
 
+def _setting(name):
+    return lambda: current_app.config[name]
+
+
+def _account_key():
+    """Failed logins count per account (the email as typed, normalized)."""
+    return "account:" + normalize_email(request.form.get("email", ""))
+
+
 @bp.route("/signup/<role_name>", methods=["GET", "POST"])
+@limiter.limit(_setting("RATELIMIT_SIGNUP"), methods=["POST"])
 def signup(role_name):
     role = SIGNUP_ROLES.get(role_name)
     if role is None:
@@ -39,6 +59,14 @@ def signup(role_name):
 
 
 @bp.route("/login", methods=["GET", "POST"])
+@limiter.limit(_setting("RATELIMIT_LOGIN"), methods=["POST"])
+@limiter.limit(
+    _setting("RATELIMIT_ACCOUNT"),
+    methods=["POST"],
+    key_func=_account_key,
+    # Only failures count; once over, even the right password waits.
+    deduct_when=lambda response: response.status_code != 302,
+)
 def login():
     form = LoginForm()
     next_url = request.args.get("next", "")
