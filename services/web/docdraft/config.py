@@ -15,6 +15,10 @@ KNOWN_WEAK_SECRETS = {
     "you-will-never-guess",
 }
 MIN_SECRET_LENGTH = 32
+# A random key of 32+ characters has far more; "aaaa..." or "abab..." has not.
+MIN_SECRET_DISTINCT_CHARACTERS = 12
+APP_ENVS = ("development", "testing", "production")
+TRUE_WORDS = {"1", "true", "yes", "on"}
 DEFAULT_DB_PASSWORDS = {"postgres", "password", "hello_flask", "changeme", "secret"}
 
 
@@ -26,6 +30,11 @@ def load_config(instance_path, overrides=None):
     """Build the config mapping from the environment, then apply `overrides`."""
     env = os.environ
     app_env = (overrides or {}).get("APP_ENV") or env.get("APP_ENV", "development")
+    if app_env not in APP_ENVS:
+        # A typo must not silently run without production's checks.
+        raise ConfigError(
+            f"APP_ENV must be one of {', '.join(APP_ENVS)}; got {app_env!r}."
+        )
     config = {
         "APP_ENV": app_env,
         "SECRET_KEY": env.get("SECRET_KEY"),
@@ -94,14 +103,23 @@ def normalize_database_url(url):
 def check_production_config(config):
     """Refuse to run production with a weak key, debug on or default credentials."""
     key = config.get("SECRET_KEY") or ""
-    if len(key) < MIN_SECRET_LENGTH or key.lower() in KNOWN_WEAK_SECRETS:
+    if (
+        len(key) < MIN_SECRET_LENGTH
+        or len(set(key)) < MIN_SECRET_DISTINCT_CHARACTERS
+        or key.lower() in KNOWN_WEAK_SECRETS
+    ):
         raise ConfigError(
             f"SECRET_KEY must be set to a random value of at least "
             f"{MIN_SECRET_LENGTH} characters in production "
             "(python -c 'import secrets; print(secrets.token_urlsafe(48))')."
         )
-    if config.get("DEBUG"):
-        raise ConfigError("DEBUG must be off in production.")
+    debug_env = any(
+        os.environ.get(name, "").lower() in TRUE_WORDS
+        for name in ("FLASK_DEBUG", "DEBUG")
+    )
+    if config.get("DEBUG") or debug_env:
+        # `flask run --debug` and FLASK_DEBUG=1 would serve the debugger.
+        raise ConfigError("DEBUG must be off in production (unset FLASK_DEBUG, DEBUG).")
     uri = config["SQLALCHEMY_DATABASE_URI"]
     if uri.startswith("sqlite"):
         return

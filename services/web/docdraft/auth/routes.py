@@ -17,7 +17,7 @@ from flask_login import current_user, login_required, login_user, logout_user
 from ..extensions import limiter
 from ..forms import ActionForm, LoginForm, SignupForm, form_status
 from ..models import Role
-from ..services.users import EmailTaken, authenticate, normalize_email, signup_user
+from ..services.users import authenticate, normalize_email, signup_user
 from . import bp
 from .next_url import is_safe_next
 
@@ -42,19 +42,20 @@ def signup(role_name):
         abort(404)
     form = SignupForm()
     if form.validate_on_submit():
-        try:
-            signup_user(
-                role,
-                form.name.data,
-                form.email.data,
-                form.password.data,
-                form.organization.data,
-            )
-        except EmailTaken:
-            form.email.errors.append("An account with this email already exists.")
-        else:
-            flash("Thanks for signing up. An admin will review your account.")
-            return redirect(url_for("auth.login"))
+        # A known email gets exactly the answer a new one gets (no account
+        # enumeration); the service spends the same hashing time on it.
+        signup_user(
+            role,
+            form.name.data,
+            form.email.data,
+            form.password.data,
+            form.organization.data,
+        )
+        flash(
+            "Thanks for signing up. If this email can be used, an admin will "
+            "review your account; you can log in once it is approved."
+        )
+        return redirect(url_for("auth.login"))
     return render_template("auth/signup.html", form=form, role=role), form_status(form)
 
 

@@ -32,11 +32,19 @@ def find_user_by_email(email):
 
 
 def signup_user(role, name, email, password, organization):
-    """Create a pending sponsor or editor. Status is never taken from input."""
+    """Create a pending sponsor or editor; status is never taken from input.
+
+    For an email that already has an account nothing changes and None is
+    returned, after hashing the password anyway, so that the answer takes
+    as long as a real signup.
+    """
     if role not in SIGNUP_ROLES:
         raise ValueError(f"cannot sign up as {role}")
-    if find_user_by_email(email):
-        raise EmailTaken(email)
+    existing = find_user_by_email(email)
+    if existing is not None:
+        generate_password_hash(password)
+        log.warning("signup for the existing account user=%s ignored", existing.id)
+        return None
     user = User(
         role=role,
         status=UserStatus.pending,

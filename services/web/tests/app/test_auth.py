@@ -1,5 +1,7 @@
 """Signup, login, logout and what pending or rejected users can reach."""
 
+import hashlib
+
 import pytest
 from sqlalchemy import func, select
 
@@ -100,14 +102,39 @@ def test_signup_accepts_a_long_password_as_typed(app, browser):
     assert not user.check_password(password.strip())
 
 
-def test_signup_email_is_unique_case_insensitively(app, browser):
-    browser.submit("/signup/sponsor", GOOD_SIGNUP)
-    response = browser.submit(
-        "/signup/editor", {**GOOD_SIGNUP, "email": "ADA@example.ORG"}
+def test_signup_for_a_known_email_answers_like_a_new_one_and_changes_nothing(
+    app, browser, caplog, monkeypatch
+):
+    first = browser.submit("/signup/sponsor", GOOD_SIGNUP)
+    before = get_user(app, "ada@example.org")
+    scrypt_calls = []
+    real_scrypt = hashlib.scrypt
+    monkeypatch.setattr(
+        hashlib,
+        "scrypt",
+        lambda *a, **k: scrypt_calls.append(1) or real_scrypt(*a, **k),
     )
-    assert response.status_code == 400
-    assert "already exists" in response.get_data(as_text=True)
-    assert user_count(app) == 1
+    again = browser.submit(
+        "/signup/editor",
+        {**GOOD_SIGNUP, "email": "ADA@example.ORG", "name": "Mallory"},
+    )
+    known_hashes = len(scrypt_calls)
+    again_page = browser.get(again.location).get_data()
+    new = browser.submit("/signup/editor", {**GOOD_SIGNUP, "email": "bob@example.org"})
+    new_page = browser.get(new.location).get_data()
+    assert first.status_code == again.status_code == new.status_code == 302
+    assert again.location == new.location
+    assert again_page == new_page
+    # The same slow work either way: one scrypt hash per signup (timing).
+    assert known_hashes == 1 and len(scrypt_calls) == 2
+    assert user_count(app) == 2
+    after = get_user(app, "ada@example.org")
+    assert (after.name, after.role, after.password_hash) == (
+        before.name,
+        before.role,
+        before.password_hash,
+    )
+    assert "signup for the existing account" in caplog.text
 
 
 def test_signup_without_csrf_token_is_refused(app, client):

@@ -18,7 +18,9 @@ def production(monkeypatch, tmp_path, **env):
     return create_app({"JOB_BACKEND": "manual"})
 
 
-@pytest.mark.parametrize("secret", [None, "", "short", "dev", "x" * 31, "changeme"])
+@pytest.mark.parametrize(
+    "secret", [None, "", "short", "dev", "x" * 31, "changeme", "a" * 32, "ab" * 24]
+)
 def test_production_refuses_missing_or_weak_secret(monkeypatch, tmp_path, secret):
     env = {} if secret is None else {"SECRET_KEY": secret}
     with pytest.raises(ConfigError, match="SECRET_KEY"):
@@ -43,6 +45,20 @@ def test_production_refuses_debug(monkeypatch, tmp_path):
     monkeypatch.setenv("SECRET_KEY", STRONG)
     with pytest.raises(ConfigError, match="DEBUG"):
         create_app({"APP_ENV": "production", "DEBUG": True, "JOB_BACKEND": "manual"})
+
+
+@pytest.mark.parametrize("name", ["FLASK_DEBUG", "DEBUG"])
+def test_production_refuses_debug_from_the_environment(monkeypatch, tmp_path, name):
+    with pytest.raises(ConfigError, match="DEBUG"):
+        production(monkeypatch, tmp_path, SECRET_KEY=STRONG, **{name: "1"})
+
+
+@pytest.mark.parametrize("app_env", ["prod", "Production", " production", "staging"])
+def test_an_unknown_app_env_refuses_to_start(monkeypatch, tmp_path, app_env):
+    monkeypatch.setenv("INSTANCE_PATH", str(tmp_path))
+    monkeypatch.setenv("APP_ENV", app_env)
+    with pytest.raises(ConfigError, match="APP_ENV"):
+        create_app({"JOB_BACKEND": "manual"})
 
 
 def test_production_with_strong_settings_starts_with_secure_cookies(
