@@ -5,9 +5,18 @@ import os
 
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
+from werkzeug.routing import IntegerConverter
 
 from .config import load_config
 from .extensions import csrf, db, limiter, login_manager, migrate
+
+
+class DatabaseId(IntegerConverter):
+    """`<int:...>` limited to what an INTEGER column holds."""
+
+    def __init__(self, map, *args, **kwargs):  # noqa: A002 - werkzeug's name
+        kwargs.setdefault("max", 2**31 - 1)
+        super().__init__(map, *args, **kwargs)
 
 
 def create_app(test_config=None):
@@ -15,6 +24,9 @@ def create_app(test_config=None):
     app = Flask(__name__, instance_path=os.environ.get("INSTANCE_PATH"))
     os.makedirs(app.instance_path, exist_ok=True)
     app.config.from_mapping(load_config(app.instance_path, test_config))
+    # Ids beyond the database's integer range are no route (404), not an
+    # out-of-range error from PostgreSQL.
+    app.url_map.converters["int"] = DatabaseId
     configure_logging(app)
     trust_proxies(app)
     register_extensions(app)
@@ -40,9 +52,8 @@ def trust_proxies(app):
 
 
 def register_extensions(app):
-    from . import metrics, security
+    from . import metrics, security, sessions
     from .jobs import dispatch
-    from .models import User
 
     db.init_app(app)
     migrate.init_app(
@@ -55,8 +66,10 @@ def register_extensions(app):
     limiter.init_app(app)
     login_manager.init_app(app)
     login_manager.login_view = "auth.login"
-    login_manager.session_protection = "strong"
-    login_manager.user_loader(lambda user_id: db.session.get(User, int(user_id)))
+    # No binding to the client address (a forwarded header anyone can set):
+    # sessions end on the server instead (docdraft.sessions).
+    login_manager.session_protection = None
+    login_manager.user_loader(sessions.load_user)
     security.init_app(app)
     metrics.init_app(app)
     dispatch.init_app(app)

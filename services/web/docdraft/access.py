@@ -5,6 +5,7 @@ forgotten filter cannot expose someone else's document (an IDOR).
 """
 
 import logging
+from functools import wraps
 
 from flask import abort, request
 from flask_login import current_user
@@ -37,6 +38,16 @@ def check_approved(*roles):
     if roles and current_user.role not in roles:
         deny(f"role {current_user.role.value} not in {[r.value for r in roles]}")
     return None
+
+
+def approved_required(view):
+    """A single view for any approved user (guard_blueprint's one-view form)."""
+
+    @wraps(view)
+    def guarded(*args, **kwargs):
+        return check_approved() or view(*args, **kwargs)
+
+    return guarded
 
 
 def guard_blueprint(blueprint, *roles):

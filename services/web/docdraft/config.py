@@ -74,6 +74,11 @@ def load_config(instance_path, overrides=None):
         # The token lives as long as the session: an editor who spends an
         # hour on a prompt must not lose it to an expired form.
         "WTF_CSRF_TIME_LIMIT": None,
+        # The largest form is a 5,000-character body; anything far bigger is
+        # refused (413) before it is parsed.
+        "MAX_CONTENT_LENGTH": int(env.get("MAX_CONTENT_LENGTH", str(64 * 1024))),
+        "SESSION_IDLE_SECONDS": int(env.get("SESSION_IDLE_SECONDS", str(2 * 3600))),
+        "SESSION_MAX_SECONDS": int(env.get("SESSION_MAX_SECONDS", str(24 * 3600))),
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
         "REMEMBER_COOKIE_HTTPONLY": True,

@@ -6,6 +6,7 @@ import uuid
 from flask import current_app, render_template, request
 from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import DBAPIError, OperationalError
+from werkzeug.exceptions import RequestEntityTooLarge
 
 log = logging.getLogger("docdraft.errors")
 MESSAGES = {
@@ -14,6 +15,7 @@ MESSAGES = {
     403: "You do not have access to this page.",
     404: "There is nothing here.",
     405: "That method is not allowed here.",
+    413: "That was far more text than any form here takes; nothing was saved.",
     429: "Too many attempts. Wait a while, then try again.",
     503: "The service is briefly unavailable. Please try again in a moment.",
 }
@@ -50,20 +52,29 @@ def _csrf_error(error):
 
 
 def _database_unavailable(error):
-    """503 while the database is away. Rendered without context processors
-    (Flask-Login's would load the user, which needs the database)."""
+    """503 while the database is away: a plain page (see _plain_page)."""
     log.error("database unavailable: %s", str(error).splitlines()[0])
-    template = current_app.jinja_env.get_template("errors/unavailable.html")
-    page = template.render(message=MESSAGES[503])
+    page = _plain_page(
+        "Briefly unavailable", MESSAGES[503] + " Nothing you saved is lost."
+    )
     return page, 503, {"Retry-After": "5"}
+
+
+def _plain_page(title, message):
+    template = current_app.jinja_env.get_template("errors/plain.html")
+    return template.render(title=title, message=message)
 
 
 def typed_text():
     """Text the user typed into a refused POST, to show it back: never lost."""
     if request.method != "POST":
         return {}
+    try:
+        form = request.form
+    except RequestEntityTooLarge:  # a 413 has no form to show back
+        return {}
     fields = ("document_body", "body", "comment")
-    return {name: request.form[name] for name in fields if request.form.get(name)}
+    return {name: form[name] for name in fields if form.get(name)}
 
 
 def _database_error(error):
@@ -80,4 +91,5 @@ def _internal_error(error):
         exc_info=getattr(error, "original_exception", error),
     )
     message = f"Something went wrong on our side. Request id: {request_id}."
-    return render_template("errors/error.html", code=500, message=message), 500
+    # Plain: whatever failed (the database included) must not fail this page.
+    return _plain_page("Error 500", message), 500

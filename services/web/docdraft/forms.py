@@ -74,40 +74,82 @@ def base_revision_field(required=True):
     )
 
 
-class ActionForm(FlaskForm):
+# C0 controls and DEL; tab, newline and carriage return are allowed in text
+# areas only. PostgreSQL cannot store NUL, and none of these belongs in a name.
+CONTROL_CHARACTERS = {chr(c) for c in range(32)} | {"\x7f"}
+TEXT_AREA_WHITESPACE = {"\t", "\n", "\r"}
+
+
+class AppForm(FlaskForm):
+    """Every form: refuses control characters in any text field."""
+
+    def validate(self, extra_validators=None):
+        valid = super().validate(extra_validators)
+        for field in self:
+            if isinstance(field.data, str) and _has_control_characters(field):
+                field.errors = [*field.errors, "Remove the control characters."]
+                valid = False
+        return valid
+
+
+def _has_control_characters(field):
+    allowed = TEXT_AREA_WHITESPACE if isinstance(field, TextAreaField) else set()
+    return any(ch in CONTROL_CHARACTERS - allowed for ch in field.data)
+
+
+class ActionForm(AppForm):
     """A form with nothing but the CSRF token, for POST-only buttons."""
 
 
-class SignupForm(FlaskForm):
+def new_password_field(label="Password"):
+    return PasswordField(
+        label, [InputRequired(), Length(min=PASSWORD_MIN, max=PASSWORD_MAX)]
+    )
+
+
+def confirm_field(of):
+    return PasswordField(
+        "Confirm password",
+        [InputRequired(), EqualTo(of, message="Passwords must match.")],
+    )
+
+
+def not_common(form, field):
+    if is_common_password(field.data):
+        raise ValidationError("This password is too common; choose another.")
+
+
+class SignupForm(AppForm):
     name = StringField("Name", [not_blank, Length(max=NAME_MAX)])
     email = StringField("Email", [DataRequired(), Length(max=EMAIL_MAX), Email()])
-    password = PasswordField(
-        "Password", [InputRequired(), Length(min=PASSWORD_MIN, max=PASSWORD_MAX)]
-    )
-    confirm = PasswordField(
-        "Confirm password",
-        [InputRequired(), EqualTo("password", message="Passwords must match.")],
-    )
+    password = new_password_field()
+    confirm = confirm_field("password")
     organization = StringField(
         "Organization", [not_blank, Length(max=ORGANIZATION_MAX)]
     )
-
-    def validate_password(self, field):
-        if is_common_password(field.data):
-            raise ValidationError("This password is too common; choose another.")
+    validate_password = not_common
 
 
-class LoginForm(FlaskForm):
+class PasswordChangeForm(AppForm):
+    current_password = PasswordField(
+        "Current password", [InputRequired(), Length(max=PASSWORD_MAX)]
+    )
+    new_password = new_password_field("New password")
+    confirm = confirm_field("new_password")
+    validate_new_password = not_common
+
+
+class LoginForm(AppForm):
     email = StringField("Email", [DataRequired(), Length(max=EMAIL_MAX)])
     password = PasswordField("Password", [InputRequired(), Length(max=PASSWORD_MAX)])
 
 
-class DocumentForm(FlaskForm):
+class DocumentForm(AppForm):
     document_name = StringField("Name", [not_blank, Length(max=DOCUMENT_NAME_MAX)])
     document_body = TextAreaField("Body", [not_blank, Length(max=DOCUMENT_BODY_MAX)])
 
 
-class EditorChoiceForm(FlaskForm):
+class EditorChoiceForm(AppForm):
     editor_id = SelectField(
         "Editor",
         coerce=optional_int,
@@ -139,13 +181,13 @@ class SponsorDocumentForm(EditorDocumentForm, EditorChoiceForm):
     pass
 
 
-class SuggestionForm(FlaskForm):
+class SuggestionForm(AppForm):
     """Accept or dismiss the suggestion of the revision the page showed."""
 
     base_revision = base_revision_field()
 
 
-class ReviewForm(FlaskForm):
+class ReviewForm(AppForm):
     action = StringField(
         "Action", [InputRequired("Choose an action."), AnyOf(REVIEW_ACTIONS)]
     )
@@ -157,6 +199,6 @@ class ReviewForm(FlaskForm):
             raise ValidationError("Say what should change.")
 
 
-class CommentForm(FlaskForm):
+class CommentForm(AppForm):
     body = TextAreaField("Comment", [not_blank, Length(max=COMMENT_MAX)])
     base_revision = base_revision_field(required=False)

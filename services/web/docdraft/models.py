@@ -91,6 +91,8 @@ class User(UserMixin, db.Model):
     )
     created_at: Mapped[datetime] = mapped_column(Timestamp, default=utcnow)
     status_changed_at: Mapped[datetime | None] = mapped_column(Timestamp)
+    # Bumped to end every session of this user (docdraft.sessions).
+    session_version: Mapped[int] = mapped_column(default=0)
 
     def set_password(self, password):
         # werkzeug's default is scrypt (n=2**15): deliberately slow.

@@ -1,4 +1,4 @@
-"""Signup, login and logout."""
+"""Signup, login, logout, and an approved user's own account."""
 
 import logging
 
@@ -14,8 +14,10 @@ from flask import (
 )
 from flask_login import current_user, login_required, login_user, logout_user
 
-from ..extensions import limiter
-from ..forms import ActionForm, LoginForm, SignupForm, form_status
+from .. import sessions
+from ..access import approved_required
+from ..extensions import db, limiter
+from ..forms import ActionForm, LoginForm, PasswordChangeForm, SignupForm, form_status
 from ..models import Role
 from ..services.users import authenticate, normalize_email, signup_user
 from . import bp
@@ -79,6 +81,7 @@ def login():
         else:
             session.clear()  # a fresh session at login (no fixation)
             login_user(user)
+            sessions.start(user)
             log.info("login user=%s", user.id)
             safe = is_safe_next(next_url)
             return redirect(next_url if safe else url_for("main.index"))
@@ -92,6 +95,32 @@ def logout():
     if not form.validate_on_submit():
         abort(400)
     log.info("logout user=%s", current_user.id)
+    sessions.end_all(current_user)  # a copied cookie dies with this one
+    db.session.commit()
     logout_user()
     session.clear()
     return redirect(url_for("auth.login"))
+
+
+@bp.get("/account")
+@approved_required
+def account():
+    return render_template("auth/account.html")
+
+
+@bp.route("/account/password", methods=["GET", "POST"])
+@limiter.limit(_setting("RATELIMIT_LOGIN"), methods=["POST"])
+@approved_required
+def change_password():
+    form = PasswordChangeForm()
+    if form.validate_on_submit():
+        if current_user.check_password(form.current_password.data):
+            current_user.set_password(form.new_password.data)
+            sessions.end_all(current_user)  # every other session ends...
+            db.session.commit()
+            sessions.start(current_user)  # ...this one goes on
+            log.info("password changed user=%s", current_user.id)
+            flash("Password changed; your other sessions have ended.")
+            return redirect(url_for("auth.account"))
+        form.current_password.errors.append("This is not your current password.")
+    return render_template("auth/password.html", form=form), form_status(form)

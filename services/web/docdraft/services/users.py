@@ -5,6 +5,7 @@ import logging
 from sqlalchemy import func, select
 from werkzeug.security import generate_password_hash
 
+from .. import sessions
 from ..extensions import db
 from ..models import Document, Retention, Role, User, UserStatus, utcnow
 
@@ -74,6 +75,7 @@ def set_user_status(admin, user, status):
         raise ValueError("admins cannot be approved or rejected")
     user.status = status
     user.status_changed_at = utcnow()
+    sessions.end_all(user)  # a rejected user's cookie must not come back
     db.session.commit()
     log.info("admin=%s set user=%s status=%s", admin.id, user.id, status.value)
 

@@ -27,6 +27,7 @@ def expect(default, **by_role):
     return {role: by_role.get(role, default) for role in ROLES}
 
 
+APPROVED_USERS = expect(200, anonymous=LOGIN, pending=403, rejected=403)
 SPONSORS_ONLY = expect(403, anonymous=LOGIN, sponsor=200, other_sponsor=200)
 
 
@@ -59,6 +60,12 @@ MATRIX = {
     ("GET", "/healthz"): ("/healthz", expect(200)),
     ("GET", "/readyz"): ("/readyz", expect(200)),
     ("GET", "/metrics"): ("/metrics", expect(200)),  # from 127.0.0.1
+    ("GET", "/account"): ("/account", APPROVED_USERS),
+    ("GET", "/account/password"): ("/account/password", APPROVED_USERS),
+    ("POST", "/account/password"): (
+        "/account/password",
+        expect(400, anonymous=LOGIN, pending=403, rejected=403),
+    ),
     ("POST", "/login"): ("/login", expect(400)),
     ("GET", "/"): ("/", expect(302, pending=200, rejected=200)),
     ("GET", "/admin/users"): ("/admin/users", expect(403, anonymous=LOGIN, admin=200)),

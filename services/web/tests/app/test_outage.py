@@ -1,5 +1,9 @@
 """When the database is away: a 503 page with Retry-After, never a bare 500."""
 
+import re
+
+import pytest
+
 from .conftest import Browser
 
 
@@ -18,5 +22,21 @@ def test_a_logged_in_page_during_a_database_outage_is_a_503(
         assert "Content-Security-Policy" in response.headers
         assert response.headers["Cache-Control"] == "no-store"
         assert "Briefly unavailable" in response.get_data(as_text=True)
+        assert "Nothing you saved is lost" in response.get_data(as_text=True)
     assert visitor.get("/readyz").status_code == 503
     assert visitor.get("/healthz").status_code == 200
+
+
+@pytest.mark.app_config(PROPAGATE_EXCEPTIONS=False)
+def test_an_unexpected_error_is_a_plain_500_with_a_request_id(app, client, caplog):
+    def boom():
+        raise RuntimeError("secret internals")
+
+    app.add_url_rule("/boom", "boom", boom)
+    response = client.get("/boom")
+    html = response.get_data(as_text=True)
+    assert response.status_code == 500
+    request_id = re.search(r"Request id: ([0-9a-f]{12})", html).group(1)
+    assert "secret internals" not in html and "Traceback" not in html
+    assert "Content-Security-Policy" in response.headers
+    assert request_id in caplog.text  # the id leads to the logged traceback
