@@ -11,7 +11,7 @@ from werkzeug.serving import run_simple
 
 from .extensions import db
 from .models import Role, UserStatus
-from .passwords import PASSWORD_MAX, PASSWORD_MIN, is_common_password
+from .passwords import PASSWORD_MAX, PASSWORD_MIN, weakness
 from .services.users import EmailTaken, create_admin, find_user_by_email, signup_user
 
 DEMO_USERS = (
@@ -32,8 +32,9 @@ def _check_password(password):
             f"must be {PASSWORD_MIN} to {PASSWORD_MAX} characters",
             param_hint="password",
         )
-    if is_common_password(password):
-        raise click.BadParameter("is too common", param_hint="password")
+    problem = weakness(password)
+    if problem:
+        raise click.BadParameter(problem, param_hint="password")
 
 
 @click.command("create-admin")

@@ -30,7 +30,7 @@ from .models import (
     NAME_MAX,
     ORGANIZATION_MAX,
 )
-from .passwords import PASSWORD_MAX, PASSWORD_MIN, is_common_password
+from .passwords import PASSWORD_MAX, PASSWORD_MIN, weakness
 from .services.review import ACTIONS as REVIEW_ACTIONS
 
 # Characters that draw nothing although Unicode files them as letters or symbols.
@@ -114,9 +114,11 @@ def confirm_field(of):
     )
 
 
-def not_common(form, field):
-    if is_common_password(field.data):
-        raise ValidationError("This password is too common; choose another.")
+def strong_enough(form, field):
+    known = [getattr(form, name).data for name in ("name", "email") if name in form]
+    problem = weakness(field.data, *[word for word in known if word])
+    if problem:
+        raise ValidationError(problem)
 
 
 class SignupForm(AppForm):
@@ -127,7 +129,7 @@ class SignupForm(AppForm):
     organization = StringField(
         "Organization", [not_blank, Length(max=ORGANIZATION_MAX)]
     )
-    validate_password = not_common
+    validate_password = strong_enough
 
 
 class PasswordChangeForm(AppForm):
@@ -136,7 +138,7 @@ class PasswordChangeForm(AppForm):
     )
     new_password = new_password_field("New password")
     confirm = confirm_field("new_password")
-    validate_new_password = not_common
+    validate_new_password = strong_enough
 
 
 class LoginForm(AppForm):

@@ -74,7 +74,12 @@ def test_signup_for_admin_role_does_not_exist(client):
         ("email", "a" * 250 + "@x.org", "Field cannot be longer than 254"),
         ("password", "short", "Field must be between 8 and 128 characters long."),
         ("password", "p" * 129, "Field must be between 8 and 128 characters long."),
-        ("password", "password123", "This password is too common"),
+        ("password", "password123", "This password is too easy to guess."),
+        ("password", "P@ssw0rd", "This password is too easy to guess."),
+        ("password", "Password123!", "This password is too easy to guess."),
+        ("password", "welcome123", "This password is too easy to guess."),
+        ("password", "qwerty123", "This password is too easy to guess."),
+        ("password", "Ada Lovelace 1", "This password is too easy to guess."),
         ("confirm", "something else", "Passwords must match."),
         ("organization", "o" * 121, "Field cannot be longer than 120 characters."),
     ],
@@ -93,7 +98,12 @@ def test_signup_rejects_bad_input_next_to_the_field(
 
 
 def test_signup_accepts_a_long_password_as_typed(app, browser):
-    password = "x1 " * 40  # 120 characters, spaces kept
+    # 120 characters, the outer spaces kept as typed
+    password = (
+        "  seven wizards quietly hex jumbo crates while the quick brown fox "
+        "jumps over fourteen lazy dogs near Lake Geneva, May  "
+    )
+    assert len(password) == 120
     browser.submit(
         "/signup/sponsor", {**GOOD_SIGNUP, "password": password, "confirm": password}
     )

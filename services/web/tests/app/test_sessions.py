@@ -72,7 +72,7 @@ def test_a_password_change_ends_the_other_sessions_only(app, sponsor):
     ("field", "value", "message"),
     [
         ("current_password", "wrong password", "not your current password"),
-        ("new_password", "password123", "too common"),
+        ("new_password", "password123", "too easy to guess"),
         ("confirm", "something else entirely", "Passwords must match."),
     ],
 )
