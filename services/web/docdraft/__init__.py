@@ -1,6 +1,5 @@
 """docdraft: sponsors write prompts, GPT-2 drafts, editors review."""
 
-import logging
 import os
 
 from flask import Flask
@@ -37,11 +36,9 @@ def create_app(test_config=None):
 
 
 def configure_logging(app):
-    if not logging.getLogger().handlers:
-        logging.basicConfig(
-            level=logging.INFO,
-            format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        )
+    from . import logs
+
+    logs.configure()
 
 
 def trust_proxies(app):

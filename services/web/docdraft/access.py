@@ -71,5 +71,12 @@ def get_document_for(user, document_id):
         documents_visible_to(user).where(Document.id == document_id)
     )
     if document is None:
+        log.warning(
+            "denied %s %s to user %s: document %s not theirs or missing",
+            request.method,
+            request.path,
+            user.id,
+            document_id,
+        )
         abort(404)
     return document

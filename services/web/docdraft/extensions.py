@@ -1,5 +1,8 @@
 """Flask extensions, created unbound and initialised by the app factory."""
 
+import logging
+
+from flask import request
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_login import LoginManager
@@ -19,4 +22,10 @@ login_manager = LoginManager()
 csrf = CSRFProtect()
 # The client address is request.remote_addr: ProxyFix sets it from exactly
 # TRUSTED_PROXY_HOPS proxies, never from a header a client can forge.
-limiter = Limiter(key_func=get_remote_address)
+limiter = Limiter(key_func=get_remote_address, on_breach=lambda hit: _log_breach(hit))
+
+
+def _log_breach(hit):
+    logging.getLogger("docdraft.security").warning(
+        "rate limit %s hit from %s on %s", hit.limit, request.remote_addr, request.path
+    )

@@ -19,7 +19,12 @@ from ..access import approved_required
 from ..extensions import db, limiter
 from ..forms import ActionForm, LoginForm, PasswordChangeForm, SignupForm, form_status
 from ..models import Role
-from ..services.users import authenticate, normalize_email, signup_user
+from ..services.users import (
+    authenticate,
+    find_user_by_email,
+    normalize_email,
+    signup_user,
+)
 from . import bp
 from .next_url import is_safe_next
 
@@ -76,13 +81,18 @@ def login():
     if form.validate_on_submit():
         user = authenticate(form.email.data, form.password.data)
         if user is None:
-            log.warning("failed login")
+            known = find_user_by_email(form.email.data)
+            log.warning(
+                "failed login for user=%s from %s",
+                known.id if known else "unknown",
+                request.remote_addr,
+            )
             form.password.errors.append("Invalid email or password.")
         else:
             session.clear()  # a fresh session at login (no fixation)
             login_user(user)
             sessions.start(user)
-            log.info("login user=%s", user.id)
+            log.info("login user=%s from %s", user.id, request.remote_addr)
             safe = is_safe_next(next_url)
             return redirect(next_url if safe else url_for("main.index"))
     return render_template("auth/login.html", form=form), form_status(form)

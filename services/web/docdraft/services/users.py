@@ -75,7 +75,8 @@ def set_user_status(admin, user, status):
         raise ValueError("admins cannot be approved or rejected")
     user.status = status
     user.status_changed_at = utcnow()
-    sessions.end_all(user)  # a rejected user's cookie must not come back
+    if status == UserStatus.rejected:
+        sessions.end_all(user)  # their cookies must not come back on approval
     db.session.commit()
     log.info("admin=%s set user=%s status=%s", admin.id, user.id, status.value)
 

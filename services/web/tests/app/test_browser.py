@@ -242,3 +242,33 @@ def test_review_flow_from_prompt_to_approved_export(
     for page in (sponsor, editor, stale):
         assert_no_sideways_scroll(page)
         assert page.csp_errors == []
+
+
+def test_csp_blocks_injected_inline_script_handlers_and_javascript_links(
+    live_server, page, make_user
+):
+    """As if an escape were missed: markup injected into a real page stays inert."""
+    _, email = make_user(Role.sponsor)
+    log_in(page, live_server, email)
+    page.goto(f"{live_server}/sponsor/documents")
+    page.evaluate(
+        """() => {
+        window.__violations = [];
+        document.addEventListener('securitypolicyviolation',
+            (e) => window.__violations.push(e.violatedDirective));
+        const script = document.createElement('script');
+        script.textContent = 'window.__inline = 1';
+        document.body.appendChild(script);
+        const holder = document.createElement('div');
+        holder.innerHTML = '<img src="/nothing.png" onerror="window.__onerror = 1">'
+            + '<a id="evil" href="javascript:window.__link = 1">x</a>';
+        document.body.appendChild(holder);
+    }"""
+    )
+    page.click("#evil")
+    page.wait_for_timeout(500)
+    ran = page.evaluate("[window.__inline, window.__onerror, window.__link]")
+    assert ran == [None, None, None]
+    violations = page.evaluate("window.__violations")
+    assert len(violations) >= 3, violations
+    assert all(v.startswith("script-src") for v in violations)
