@@ -11,6 +11,7 @@ from flask import abort, request
 from flask_login import current_user
 from sqlalchemy import select
 
+from . import audit
 from .extensions import db, login_manager
 from .models import Document, Retention, Role
 
@@ -26,6 +27,7 @@ def deny(reason):
         getattr(current_user, "id", None),
         reason,
     )
+    audit.record("denied", actor=current_user, detail=f"{request.path}: {reason}")
     abort(403)
 
 
@@ -78,5 +80,6 @@ def get_document_for(user, document_id):
             user.id,
             document_id,
         )
+        audit.record("denied", actor=user, detail=f"{request.path}: not found")
         abort(404)
     return document

@@ -26,6 +26,9 @@ limiter = Limiter(key_func=get_remote_address, on_breach=lambda hit: _log_breach
 
 
 def _log_breach(hit):
+    from . import audit  # imports the models, which import this module
+
     logging.getLogger("docdraft.security").warning(
         "rate limit %s hit from %s on %s", hit.limit, request.remote_addr, request.path
     )
+    audit.record("rate_limited", detail=f"{hit.limit} on {request.path}")

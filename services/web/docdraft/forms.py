@@ -29,6 +29,7 @@ from .models import (
     EMAIL_MAX,
     NAME_MAX,
     ORGANIZATION_MAX,
+    REASON_MAX,
 )
 from .passwords import PASSWORD_MAX, PASSWORD_MIN, weakness
 from .services.review import ACTIONS as REVIEW_ACTIONS
@@ -181,6 +182,12 @@ class EditorDocumentForm(DocumentForm):
 
 class SponsorDocumentForm(EditorDocumentForm, EditorChoiceForm):
     pass
+
+
+class RejectForm(AppForm):
+    reason = TextAreaField(
+        "Reason (shown to the user, optional)", [Length(max=REASON_MAX)]
+    )
 
 
 class SuggestionForm(AppForm):

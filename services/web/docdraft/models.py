@@ -24,6 +24,7 @@ DOCUMENT_NAME_MAX = 200
 DOCUMENT_BODY_MAX = 5000
 ERROR_MAX = 2000
 COMMENT_MAX = 2000
+REASON_MAX = 500
 
 
 # Every timestamp is stored as UTC, with its zone where the database keeps one.
@@ -93,6 +94,8 @@ class User(UserMixin, db.Model):
     status_changed_at: Mapped[datetime | None] = mapped_column(Timestamp)
     # Bumped to end every session of this user (docdraft.sessions).
     session_version: Mapped[int] = mapped_column(default=0)
+    # Why an admin rejected the account; the user sees it on their status page.
+    status_reason: Mapped[str | None] = mapped_column(String(REASON_MAX))
 
     def set_password(self, password):
         # werkzeug's default is scrypt (n=2**15): deliberately slow.
@@ -264,3 +267,20 @@ class Event(db.Model):
 
     document: Mapped[Document] = relationship(back_populates="events")
     actor: Mapped[User] = relationship()
+
+
+class AuditEvent(db.Model):
+    """A security-relevant event. Append-only: no route changes or deletes one."""
+
+    __tablename__ = "audit_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    action: Mapped[str] = mapped_column(String(40), index=True)
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    target_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    detail: Mapped[str | None] = mapped_column(String(500))
+    client_address: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(Timestamp, default=utcnow, index=True)
+
+    actor: Mapped[User | None] = relationship(foreign_keys=[actor_id])
+    target: Mapped[User | None] = relationship(foreign_keys=[target_id])

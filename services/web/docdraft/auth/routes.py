@@ -14,7 +14,7 @@ from flask import (
 )
 from flask_login import current_user, login_required, login_user, logout_user
 
-from .. import sessions
+from .. import audit, sessions
 from ..access import approved_required
 from ..extensions import db, limiter
 from ..forms import ActionForm, LoginForm, PasswordChangeForm, SignupForm, form_status
@@ -82,6 +82,7 @@ def login():
         user = authenticate(form.email.data, form.password.data)
         if user is None:
             known = find_user_by_email(form.email.data)
+            audit.record("login_failed", target=known)
             log.warning(
                 "failed login for user=%s from %s",
                 known.id if known else "unknown",
@@ -93,6 +94,7 @@ def login():
             login_user(user)
             sessions.start(user)
             log.info("login user=%s from %s", user.id, request.remote_addr)
+            audit.record("login", actor=user)
             safe = is_safe_next(next_url)
             return redirect(next_url if safe else url_for("main.index"))
     return render_template("auth/login.html", form=form), form_status(form)
@@ -105,6 +107,7 @@ def logout():
     if not form.validate_on_submit():
         abort(400)
     log.info("logout user=%s", current_user.id)
+    audit.record("logout", actor=current_user)
     sessions.end_all(current_user)  # a copied cookie dies with this one
     db.session.commit()
     logout_user()
@@ -130,6 +133,7 @@ def change_password():
             db.session.commit()
             sessions.start(current_user)  # ...this one goes on
             log.info("password changed user=%s", current_user.id)
+            audit.record("password_changed", actor=current_user)
             flash("Password changed; your other sessions have ended.")
             return redirect(url_for("auth.account"))
         form.current_password.errors.append("This is not your current password.")

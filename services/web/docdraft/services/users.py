@@ -1,11 +1,12 @@
 """Signing up, logging in, and admins deciding who gets in."""
 
 import logging
+from dataclasses import dataclass
 
-from sqlalchemy import func, select
+from sqlalchemy import case, func, or_, select
 from werkzeug.security import generate_password_hash
 
-from .. import sessions
+from .. import audit, sessions
 from ..extensions import db
 from ..models import Document, Retention, Role, User, UserStatus, utcnow
 
@@ -45,6 +46,7 @@ def signup_user(role, name, email, password, organization):
     if existing is not None:
         generate_password_hash(password)
         log.warning("signup for the existing account user=%s ignored", existing.id)
+        audit.record("signup_existing_email", target=existing)
         return None
     user = User(
         role=role,
@@ -57,6 +59,7 @@ def signup_user(role, name, email, password, organization):
     db.session.add(user)
     db.session.commit()
     log.info("signup user=%s role=%s", user.id, role.value)
+    audit.record("signup", target=user)
     return user
 
 
@@ -69,16 +72,21 @@ def authenticate(email, password):
     return user if user.check_password(password) else None
 
 
-def set_user_status(admin, user, status):
-    """Approve or reject `user` (reversible); admins' own status is fixed."""
+def set_user_status(admin, user, status, reason=None):
+    """Approve or reject `user` (reversible); admins' own status is fixed.
+
+    A rejection's `reason` is shown to the user on their status page.
+    """
     if user.role == Role.admin:
         raise ValueError("admins cannot be approved or rejected")
     user.status = status
     user.status_changed_at = utcnow()
+    user.status_reason = (reason or "").strip() or None
     if status == UserStatus.rejected:
         sessions.end_all(user)  # their cookies must not come back on approval
     db.session.commit()
     log.info("admin=%s set user=%s status=%s", admin.id, user.id, status.value)
+    audit.record(status.value, actor=admin, target=user, detail=user.status_reason)
 
 
 def create_admin(email, name, password):
@@ -107,13 +115,35 @@ def approved_editors():
     ).all()
 
 
-def users_by_status():
-    """All users grouped by status, pending first, for the admin page."""
-    users = db.session.scalars(select(User).order_by(User.created_at, User.id))
-    groups = {status: [] for status in UserStatus}
-    for user in users:
-        groups[user.status].append(user)
-    return groups
+@dataclass(frozen=True)
+class UserPage:
+    users: list
+    page: int
+    has_next: bool
+
+
+def find_users(text, status, page, size):
+    """Users matching `text` (name, email, organization) and `status`, pending
+    first, then oldest first; one page of `size`."""
+    query = select(User)
+    if text:
+        pattern = f"%{text.lower()}%"
+        query = query.where(
+            or_(
+                func.lower(User.name).like(pattern),
+                func.lower(User.email).like(pattern),
+                func.lower(User.organization).like(pattern),
+            )
+        )
+    if status:
+        query = query.where(User.status == status)
+    pending_first = case((User.status == UserStatus.pending, 0), else_=1)
+    rows = db.session.scalars(
+        query.order_by(pending_first, User.created_at, User.id)
+        .limit(size + 1)
+        .offset((page - 1) * size)
+    ).all()
+    return UserPage(users=rows[:size], page=page, has_next=len(rows) > size)
 
 
 def documents_held():

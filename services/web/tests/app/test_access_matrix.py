@@ -73,6 +73,11 @@ MATRIX = {
         "/admin/users/{target}/approve",
         expect(403, anonymous=LOGIN, admin=302),
     ),
+    ("GET", "/admin/users/<int:user_id>/reject"): (
+        "/admin/users/{target}/reject",
+        expect(403, anonymous=LOGIN, admin=200),
+    ),
+    ("GET", "/admin/audit"): ("/admin/audit", expect(403, anonymous=LOGIN, admin=200)),
     ("POST", "/admin/users/<int:user_id>/reject"): (
         "/admin/users/{target}/reject",
         expect(403, anonymous=LOGIN, admin=302),

@@ -1,9 +1,12 @@
 """Admins approve and reject users; nobody else can."""
 
 import pytest
+from sqlalchemy import select
 
 from docdraft.extensions import db
-from docdraft.models import Role, User, UserStatus
+from docdraft.models import AuditEvent, Role, User, UserStatus
+
+from .conftest import Browser
 
 
 def status_of(app, user_id):
@@ -11,19 +14,67 @@ def status_of(app, user_id):
         return db.session.get(User, user_id).status
 
 
-def test_users_page_groups_by_status_pending_first(admin, make_user):
+def test_users_page_lists_pending_first(admin, make_user):
     make_user(Role.editor, UserStatus.rejected, name="Rita Rejected")
     make_user(Role.sponsor, UserStatus.pending, name="Pat Pending")
     make_user(Role.editor, UserStatus.approved, name="Abe Approved")
     html = admin.get("/admin/users").get_data(as_text=True)
-    positions = [
-        html.index(f'id="users-{s}"') for s in ("pending", "approved", "rejected")
+    assert html.index("Pat Pending") < html.index("Rita Rejected")
+    assert html.index("Pat Pending") < html.index("Abe Approved")
+    assert 'action="/admin/users/' in html
+
+
+def test_users_can_be_searched_filtered_and_paged(admin, make_user):
+    make_user(Role.sponsor, UserStatus.pending, name="Grace Hopper")
+    _, alan_email = make_user(Role.editor, UserStatus.approved, name="Alan Turing")
+    for n in range(55):
+        make_user(Role.editor, UserStatus.approved, name=f"Filler {n:02d}")
+    found = admin.get("/admin/users?q=hopp").get_data(as_text=True)
+    assert "Grace Hopper" in found and "Alan Turing" not in found
+    local_part = alan_email.split("@")[0].upper()
+    by_email = admin.get(f"/admin/users?q={local_part}%40").get_data(as_text=True)
+    assert "Alan Turing" in by_email
+    approved = admin.get("/admin/users?status=approved").get_data(as_text=True)
+    assert "Grace Hopper" not in approved and "Next</a>" in approved
+    second = admin.get("/admin/users?status=approved&page=2").get_data(as_text=True)
+    assert "Page 2" in second and "Filler 54" in second
+    assert admin.get("/admin/users?status=bogus").status_code == 400
+
+
+def test_reject_asks_first_and_the_user_sees_the_reason(app, admin, login_as):
+    pending = login_as(Role.editor, UserStatus.pending)
+    url = f"/admin/users/{pending.user_id}/reject"
+    confirm = admin.get(url).get_data(as_text=True)
+    assert "0 open documents" in confirm and "Reject" in confirm
+    response = admin.submit(url, {"reason": "Not from a partner <organization>"})
+    assert response.status_code == 302
+    pending.login(user_email(app, pending.user_id))
+    page = pending.get("/").get_data(as_text=True)
+    assert "Not from a partner &lt;organization&gt;" in page
+
+
+def user_email(app, user_id):
+    with app.app_context():
+        return db.session.get(User, user_id).email
+
+
+def test_the_audit_log_records_who_did_what_from_where(app, admin, make_user):
+    target_id, email = make_user(Role.sponsor, UserStatus.pending)
+    visitor = Browser(app.test_client())
+    visitor.client.environ_base["REMOTE_ADDR"] = "10.20.30.40"
+    visitor.login(email, "not the password!")
+    admin.post_action(f"/admin/users/{target_id}/approve", "/admin/users")
+    html = admin.get("/admin/audit").get_data(as_text=True)
+    assert html.index(">approved<") < html.index(">login_failed<")  # newest first
+    assert "10.20.30.40" in html and email in html
+    with app.app_context():
+        actions = db.session.scalars(select(AuditEvent.action)).all()
+    assert {"login", "login_failed", "approved"} <= set(actions)
+    # Append-only: no route changes or deletes an entry.
+    rules = [r for r in app.url_map.iter_rules() if "audit" in r.rule]
+    assert [(r.rule, r.methods - {"HEAD", "OPTIONS"}) for r in rules] == [
+        ("/admin/audit", {"GET"})
     ]
-    assert positions == sorted(positions)
-    pending_section = html[positions[0] : positions[1]]
-    assert "Pat Pending" in pending_section
-    assert 'action="/admin/users/' in pending_section
-    assert "Rita Rejected" in html[positions[2] :]
 
 
 def test_admin_approves_then_rejects_then_approves_again(app, admin, make_user):
@@ -48,7 +99,9 @@ def test_approved_user_gets_in_after_approval(app, admin, login_as):
 @pytest.mark.parametrize("action", ["approve", "reject"])
 def test_status_change_needs_post_and_csrf(app, admin, make_user, action):
     user_id, _ = make_user(Role.editor, UserStatus.pending)
-    assert admin.get(f"/admin/users/{user_id}/{action}").status_code == 405
+    # GET never changes anything: 405, or reject's confirmation page.
+    get_status = 200 if action == "reject" else 405
+    assert admin.get(f"/admin/users/{user_id}/{action}").status_code == get_status
     assert admin.client.post(f"/admin/users/{user_id}/{action}").status_code == 400
     assert (
         admin.client.post(
