@@ -8,7 +8,12 @@ from ..access import guard_blueprint
 from ..extensions import db
 from ..forms import ActionForm, RejectForm
 from ..models import AuditEvent, Role, User, UserStatus
-from ..services.users import documents_held, find_users, set_user_status
+from ..services.users import (
+    documents_held,
+    end_all_sessions,
+    find_users,
+    set_user_status,
+)
 from . import bp
 
 PAGE_SIZE = 50
@@ -58,6 +63,17 @@ def reject(user_id):
     status = 400 if form.is_submitted() else 200
     held = documents_held().get(user.id, 0)
     return render_template("admin/reject.html", user=user, form=form, held=held), status
+
+
+@bp.post("/users/<int:user_id>/end-sessions")
+def end_sessions(user_id):
+    """Log the user out everywhere (a lost laptop, a leaked cookie)."""
+    if not ActionForm().validate_on_submit():
+        abort(400)
+    user = _changeable_user(user_id)
+    end_all_sessions(current_user, user)
+    flash(f"Every session of {user.name} has ended.")
+    return redirect(url_for("admin.users"))
 
 
 @bp.get("/audit")

@@ -89,6 +89,14 @@ def set_user_status(admin, user, status, reason=None):
     audit.record(status.value, actor=admin, target=user, detail=user.status_reason)
 
 
+def end_all_sessions(admin, user):
+    """An admin ends every session of `user`."""
+    sessions.end_all(user)
+    db.session.commit()
+    log.info("admin=%s ended the sessions of user=%s", admin.id, user.id)
+    audit.record("sessions_ended", actor=admin, target=user)
+
+
 def create_admin(email, name, password):
     """Create an approved admin (the CLI's job; no web route makes admins)."""
     if find_user_by_email(email):

@@ -77,6 +77,10 @@ MATRIX = {
         "/admin/users/{target}/reject",
         expect(403, anonymous=LOGIN, admin=200),
     ),
+    ("POST", "/admin/users/<int:user_id>/end-sessions"): (
+        "/admin/users/{target}/end-sessions",
+        expect(403, anonymous=LOGIN, admin=302),
+    ),
     ("GET", "/admin/audit"): ("/admin/audit", expect(403, anonymous=LOGIN, admin=200)),
     ("POST", "/admin/users/<int:user_id>/reject"): (
         "/admin/users/{target}/reject",

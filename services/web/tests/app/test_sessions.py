@@ -50,6 +50,16 @@ def sponsor_email(app, browser):
         return db.session.get(User, browser.user_id).email
 
 
+def test_an_admin_ends_every_session_of_a_user(app, sponsor, admin):
+    thief = copied(app, sponsor)
+    response = admin.post_action(
+        f"/admin/users/{sponsor.user_id}/end-sessions", "/admin/users"
+    )
+    assert response.status_code == 302
+    assert not is_logged_in(sponsor) and not is_logged_in(thief)
+    assert "sessions_ended" in admin.get("/admin/audit").get_data(as_text=True)
+
+
 def test_a_password_change_ends_the_other_sessions_only(app, sponsor):
     other_device = copied(app, sponsor)
     response = sponsor.submit(
