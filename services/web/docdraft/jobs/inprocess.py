@@ -26,6 +26,7 @@ class InProcessWorker:
         self.app = app
         self.queue = queue.Queue()
         self.owner = new_worker_id()
+        self._stopping = threading.Event()
         self._thread = None
         self._start_lock = threading.Lock()
         self.load_error = None
@@ -44,12 +45,20 @@ class InProcessWorker:
                 )
                 self._thread.start()
 
+    def stop(self):
+        """Ask the thread to end after its current batch (it is a daemon, so
+        this matters only to a process that keeps running: tests)."""
+        self._stopping.set()
+        self.queue.put(None)  # wakes a waiting thread
+
     def _run(self):
         with self.app.app_context():
             if not self._prepare():
                 return
-            while True:
+            while not self._stopping.is_set():
                 batch = self._next_batch()
+                if self._stopping.is_set():
+                    break
                 try:
                     if batch:
                         run_jobs(batch, self.owner)
@@ -81,4 +90,4 @@ class InProcessWorker:
                 batch.append(self.queue.get_nowait())
             except queue.Empty:
                 break
-        return list(dict.fromkeys(batch))
+        return [i for i in dict.fromkeys(batch) if i is not None]

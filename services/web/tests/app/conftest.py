@@ -83,6 +83,10 @@ def make_app(database_url, tmp_path, monkeypatch):
         return apps[-1]
 
     yield factory
+    for app in apps:  # no worker thread of this test may outlive it
+        backend = app.extensions.get("docdraft.job_backend")
+        if hasattr(backend, "stop"):
+            backend.stop()
     with home.app_context():
         db.session.remove()
         for table in reversed(db.metadata.sorted_tables):
