@@ -2,7 +2,8 @@
 
 download: fetch a hub model (or copy a local one), validate it by loading it,
 and save it with save_pretrained so the worker can run offline from DIR.
-check: compare the fast path with eager generate on 20 fixed prompts.
+check: compare the fast path with eager generate on 20 fixed prompts
+(--original: with the original's settings, against its own call).
 """
 
 from __future__ import annotations
@@ -29,13 +30,19 @@ def download(reference: str, out: Path) -> Path:
     return out
 
 
-def check(reference: str) -> int:
-    """Print the fast-versus-eager comparison; exit status 1 on any difference."""
+def check(reference: str, original: bool = False) -> int:
+    """Print the fast-versus-eager comparison; exit status 1 on any difference.
+
+    With `original`, the engine runs the original's settings and is compared
+    with the original's own eager call (textgen.eager.original_generate_ids).
+    """
     from .engine import Generator
     from .equivalence import FIXED_PROMPTS, compare
+    from .settings import GenerationSettings
 
-    generator = Generator.load(reference, warmup=False)
-    differences = compare(generator)
+    settings = GenerationSettings.original() if original else None
+    generator = Generator.load(reference, settings, warmup=False)
+    differences = compare(generator, original=original)
     print(f"{len(FIXED_PROMPTS) - len(differences)}/{len(FIXED_PROMPTS)} prompts equal")
     for diff in differences:
         print(f"DIFF at new token {diff.first_diff}: {diff.prompt!r}")
@@ -52,6 +59,11 @@ def _parser() -> argparse.ArgumentParser:
     get.add_argument("--out", type=Path, help="target directory (models/hub/MODEL)")
     cmp_ = commands.add_parser("check", help="fast path versus eager on 20 prompts")
     cmp_.add_argument("model", nargs="?", help="model reference (default: resolved)")
+    cmp_.add_argument(
+        "--original",
+        action="store_true",
+        help="the original's settings, against its own eager generate call",
+    )
     return parser
 
 
@@ -63,7 +75,7 @@ def main(argv: list[str] | None = None) -> int:
             out = args.out or Path("models") / "hub" / Path(args.model).name
             print(f"saved {args.model} to {download(args.model, out)}")
             return 0
-        return check(loading.resolve_model_reference(args.model))
+        return check(loading.resolve_model_reference(args.model), args.original)
     except ModelLoadError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -11,9 +11,9 @@ import numpy as np
 
 from . import loading
 from .eager import strip_after_eos
-from .program import BeamProgram
-from .prompts import PreparedPrompt, prepare_prompt, usable_buckets
-from .settings import GenerationSettings
+from .program import Program
+from .prompts import PreparedPrompt, prepare_prompt, prompt_window
+from .settings import GenerationSettings, Request
 
 log = logging.getLogger("textgen")
 
@@ -24,6 +24,9 @@ log = logging.getLogger("textgen")
 # shared weights, dominates a step), but 8 needed twice the temporary memory
 # (worker peak RSS 2.7 GB vs 2.3 GB).
 DEFAULT_BATCH_SIZES = (1, 4)
+# Prompts in longer buckets run one per call: a batch of 4 at bucket 768 would
+# hold 4 x 5 beams of ~1000-token caches (~1.4 GB at 124M) plus their copies.
+BATCHED_BUCKET_LIMIT = 128
 
 
 class Generator:
@@ -46,8 +49,14 @@ class Generator:
         self.batch_sizes = _batch_sizes(self.settings, batch_sizes)
         self.jit = jit
         self.eos_id = int(model.config.eos_token_id)
-        self.buckets = usable_buckets(self.settings, int(model.config.n_positions))
-        self._programs: dict[tuple[int, int], BeamProgram] = {}
+        self.n_positions = int(model.config.n_positions)
+        # Raises ValueError when not even the smallest bucket fits the context.
+        prompt_window(
+            self.settings.length_buckets,
+            self.n_positions,
+            self.settings.new_tokens(self.settings.length_buckets[0]),
+        )
+        self._programs: dict[tuple[int, int, str], Program] = {}
         self._lock = threading.Lock()  # one trace per program, even with threads
 
     @classmethod
@@ -58,7 +67,7 @@ class Generator:
         warmup: bool = True,
         **options,
     ) -> Generator:
-        """Resolve, load (once) and, with `warmup`, compile every program now.
+        """Resolve, load (once) and, with `warmup`, compile the common programs now.
 
         Raises ModelLoadError (one clear line) if the model cannot be loaded.
         `options` go to the constructor (batch_sizes, jit).
@@ -73,33 +82,53 @@ class Generator:
             generator.warmup()
         return generator
 
-    def program(self, bucket: int, batch_size: int) -> BeamProgram:
-        """The (cached) program for one bucket and batch size."""
-        key = (bucket, batch_size)
+    def batch_sizes_for(self, bucket: int) -> tuple[int, ...]:
+        """Long prompts run one at a time: their caches are large (memory)."""
+        if bucket > BATCHED_BUCKET_LIMIT:
+            return (1,)
+        return self.batch_sizes
+
+    def program(self, bucket: int, batch_size: int, mode: str = "beam") -> Program:
+        """The (cached) program for one bucket, batch size and mode."""
+        key = (bucket, batch_size, mode)
         with self._lock:
             if key not in self._programs:
-                self._programs[key] = BeamProgram(
-                    self.model, self.settings, bucket, batch_size, self.eos_id, self.jit
+                capacity = min(bucket + self.settings.most_new_tokens, self.n_positions)
+                self._programs[key] = Program(
+                    self.model,
+                    self.settings,
+                    bucket,
+                    batch_size,
+                    mode,
+                    capacity,
+                    self.eos_id,
+                    self.jit,
                 )
         return self._programs[key]
 
-    def warmup(self) -> float:
-        """Compile every (bucket, batch size) program; return the seconds spent.
+    def is_compiled(self, bucket: int, batch_size: int, mode: str = "beam") -> bool:
+        program = self._programs.get((bucket, batch_size, mode))
+        return program is not None and program.compiled
 
-        Each program runs once with stop=True (all rows end at the first step),
-        so warm-up pays for tracing and compiling, not for whole documents.
-        Largest programs first, freed heap handed back before each: a program's
-        first run needs temporary memory for its whole search (~0.9 GB at 124M,
-        bucket 64, batch 8), so the peak stays lowest when that comes on top of
-        the smallest resident set (batch 8: measured 2.5 GB instead of 3.1 GB).
+    def warmup(self, buckets=None) -> float:
+        """Compile the beam programs of `buckets` (default: the warm buckets).
+
+        Each program runs once for a single new token, so warm-up pays for
+        tracing and compiling, not for whole documents.  Largest programs
+        first, freed heap handed back before each: a program's first run
+        needs temporary memory for its whole search, so the peak stays
+        lowest when that comes on top of the smallest resident set.
         """
         start = time.perf_counter()
+        if buckets is None:
+            buckets = self.settings.warm_buckets
+        buckets = [b for b in buckets if b < self.n_positions]
         token = (self.eos_id + 1) % int(self.model.config.vocab_size)
-        for batch_size, bucket in warmup_order(self.buckets, self.batch_sizes):
+        for batch_size, bucket in warmup_order(buckets, self.batch_sizes_for):
             release_free_heap()
             tick = time.perf_counter()
             ids, mask = left_pad([(token,)] * batch_size, bucket, self.eos_id)
-            self.program(bucket, batch_size)(ids, mask, stop=True).numpy()
+            self.program(bucket, batch_size)(ids, mask, new_tokens=1).numpy()
             log.info(
                 "compiled bucket %d, batch %d in %.1f s",
                 bucket,
@@ -109,60 +138,85 @@ class Generator:
         release_free_heap()
         return time.perf_counter() - start
 
-    def prepare(self, prompt: str) -> PreparedPrompt:
-        """Validate, tokenize, truncate and bucket one prompt."""
-        return prepare_prompt(self.tokenizer, prompt, self.buckets)
+    def prepare(self, prompt: str, new_tokens: int | None = None) -> PreparedPrompt:
+        """Validate, tokenize, cut to the window and bucket one prompt."""
+        return prepare_prompt(
+            self.tokenizer, prompt, self.settings, self.n_positions, new_tokens
+        )
 
-    def generate(self, prompts: list[str]) -> list[str]:
-        """The continuation (prompt excluded, never empty) of every prompt, in order."""
+    def generate(self, requests, on_compile=None) -> list[str]:
+        """The continuation (prompt excluded) of every request, in order.
+
+        `requests` are prompts (str) or Request objects.  `on_compile(bucket,
+        batch_size, mode)` is called before a program's first run, which
+        compiles it (seconds to a minute): the worker says so to the user.
+        """
         return [
             self.tokenizer.decode(ids, skip_special_tokens=True)
-            for ids in self.generate_ids(prompts)
+            for ids in self.generate_ids(requests, on_compile)
         ]
 
-    def generate_ids(self, prompts: list[str]) -> list[list[int]]:
-        """New token ids per prompt; prompts of one bucket run batched together."""
-        if isinstance(prompts, str):
-            raise TypeError("generate() takes a list of prompts, not a string")
-        prepared = [self.prepare(prompt) for prompt in prompts]
+    def generate_ids(self, requests, on_compile=None) -> list[list[int]]:
+        """New token ids per request; requests alike run batched together."""
+        if isinstance(requests, str | Request):
+            raise TypeError("generate() takes a list of prompts, not one")
+        requests = [r if isinstance(r, Request) else Request(r) for r in requests]
+        prepared = [self.prepare(r.prompt, r.new_tokens) for r in requests]
+        groups: dict[tuple, list[int]] = {}
+        for index, (request, prompt) in enumerate(zip(requests, prepared, strict=True)):
+            key = (prompt.bucket, request.mode, prompt.new_tokens)
+            groups.setdefault(key, []).append(index)
         results: list[list[int] | None] = [None] * len(prepared)
-        for bucket in sorted({p.bucket for p in prepared}):
-            members = [i for i, p in enumerate(prepared) if p.bucket == bucket]
+        for (bucket, mode, new_tokens), members in sorted(groups.items()):
             start = 0
-            for size in plan_batches(len(members), self.batch_sizes):
+            for size in plan_batches(len(members), self.batch_sizes_for(bucket)):
                 chunk = members[start : start + size]
                 start += len(chunk)
-                outputs = self._run(bucket, [prepared[i] for i in chunk], size)
+                if on_compile and not self.is_compiled(bucket, size, mode):
+                    on_compile(bucket, size, mode)
+                outputs = self._run(
+                    [prepared[i] for i in chunk],
+                    [requests[i].seed or 0 for i in chunk],
+                    size,
+                    mode,
+                )
                 for index, tokens in zip(chunk, outputs, strict=True):
                     results[index] = tokens
         return results
 
-    def _run(
-        self, bucket: int, prompts: list[PreparedPrompt], size: int | None = None
-    ) -> list[list[int]]:
+    def _run(self, prompts: list[PreparedPrompt], seeds, size: int, mode: str):
         """One compiled call of batch `size`, padded with copies of the last prompt."""
-        size = size or next(s for s in self.batch_sizes if s >= len(prompts))
-        rows = list(prompts) + [prompts[-1]] * (size - len(prompts))
+        bucket, new_tokens = prompts[0].bucket, prompts[0].new_tokens
+        padding = size - len(prompts)
+        rows = list(prompts) + [prompts[-1]] * padding
         input_ids, mask = left_pad([p.ids for p in rows], bucket, self.eos_id)
         start = time.perf_counter()
-        output = self.program(bucket, size)(input_ids, mask).numpy()
+        output = self.program(bucket, size, mode)(
+            input_ids,
+            mask,
+            new_tokens=new_tokens,
+            min_new_tokens=min(self.settings.min_new_tokens, new_tokens),
+            seeds=list(seeds) + [seeds[-1]] * padding,
+        ).numpy()
         log.debug(
-            "bucket %d: %d prompts (batch %d) in %.2f s",
+            "bucket %d, %s: %d prompts (batch %d) in %.2f s",
             bucket,
+            mode,
             len(prompts),
             size,
             time.perf_counter() - start,
         )
         return [
-            strip_after_eos(row[bucket:].tolist(), self.eos_id)
+            strip_after_eos(row[bucket : bucket + new_tokens].tolist(), self.eos_id)
             for row in output[: len(prompts)]
         ]
 
 
-def warmup_order(buckets, batch_sizes) -> list[tuple[int, int]]:
+def warmup_order(buckets, batch_sizes_for) -> list[tuple[int, int]]:
     """(batch size, bucket) pairs, the most memory-hungry program first."""
     return sorted(
-        ((size, bucket) for size in batch_sizes for bucket in buckets), reverse=True
+        ((size, bucket) for bucket in buckets for size in batch_sizes_for(bucket)),
+        reverse=True,
     )
 
 

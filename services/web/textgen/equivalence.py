@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .eager import eager_generate_ids
+from .eager import eager_generate_ids, original_generate_ids
 
 # 20 fixed prompts in the style of the app's documents (short to medium).
 FIXED_PROMPTS = [
@@ -42,20 +42,30 @@ class Difference:
     eager: list[int]
 
 
-def compare(generator, prompts=FIXED_PROMPTS) -> list[Difference]:
-    """Fast path (batched, as the worker runs it) versus eager, per prompt."""
+def compare(generator, prompts=FIXED_PROMPTS, original=False) -> list[Difference]:
+    """Fast path (batched, as the worker runs it) versus eager, per prompt.
+
+    With `original`, the eager side is the original's own call
+    (`max_length=100, num_beams=5, no_repeat_ngram_size=4,
+    early_stopping=True`), so the generator must run
+    GenerationSettings.original().
+    """
     fast = generator.generate_ids(list(prompts))
     differences = []
     for prompt, fast_ids in zip(prompts, fast, strict=True):
         prepared = generator.prepare(prompt)
-        new_tokens = generator.settings.new_tokens(prepared.bucket)
-        eager_ids = eager_generate_ids(
-            generator.model,
-            prepared.ids,
-            generator.settings,
-            generator.eos_id,
-            new_tokens,
-        )
+        if original:
+            eager_ids = original_generate_ids(
+                generator.model, prepared.ids, generator.eos_id
+            )
+        else:
+            eager_ids = eager_generate_ids(
+                generator.model,
+                prepared.ids,
+                generator.settings,
+                generator.eos_id,
+                prepared.new_tokens,
+            )
         if fast_ids != eager_ids:
             pairs = zip(fast_ids, eager_ids, strict=False)
             first = next(

@@ -1,4 +1,4 @@
-"""Prompt validation, left truncation and length buckets."""
+"""Prompt validation, the prompt window, left truncation and length buckets."""
 
 from __future__ import annotations
 
@@ -12,41 +12,55 @@ log = logging.getLogger("textgen")
 
 @dataclass(frozen=True)
 class PreparedPrompt:
-    """A tokenized prompt and the bucket (padded length) it runs in."""
+    """A tokenized prompt, the bucket it runs in and how many tokens follow it."""
 
     ids: tuple[int, ...]
     bucket: int
-    cut: int = 0  # tokens dropped from the start to fit the largest bucket
+    new_tokens: int
+    cut: int = 0  # tokens dropped from the start to fit the window
 
 
-def usable_buckets(settings: GenerationSettings, n_positions: int) -> tuple[int, ...]:
-    """Buckets whose prompt plus new tokens fit in the model's window."""
-    buckets = tuple(
-        b for b in settings.length_buckets if b + settings.new_tokens(b) <= n_positions
-    )
-    if not buckets:
+def prompt_window(buckets: tuple[int, ...], n_positions: int, new_tokens: int) -> int:
+    """The most prompt tokens read: the largest bucket that leaves room for
+    `new_tokens` in the model's context (GPT-2: 768 of 1024)."""
+    fitting = [b for b in buckets if b + new_tokens <= n_positions]
+    if not fitting:
         raise ValueError(
-            f"settings do not fit the model window of {n_positions} tokens "
-            f"(max_length={settings.max_length}, "
-            f"min_new_tokens={settings.min_new_tokens}, "
-            f"buckets={list(settings.length_buckets)})"
+            f"{new_tokens} new tokens leave no room for a prompt in the model's "
+            f"context of {n_positions} tokens"
         )
-    return buckets
+    return fitting[-1]
 
 
-def prepare_prompt(tokenizer, prompt: str, buckets: tuple[int, ...]) -> PreparedPrompt:
-    """Tokenize; cut from the left to the largest bucket; pick the bucket.
+def prepare_prompt(
+    tokenizer,
+    prompt: str,
+    settings: GenerationSettings,
+    n_positions: int,
+    requested: int | None = None,
+) -> PreparedPrompt:
+    """Tokenize; cut from the left to the window; pick the bucket and length.
 
     Cutting from the left keeps the end of the prompt, which is what the
     continuation has to follow.  An empty or blank prompt is a ValueError.
     """
     if not isinstance(prompt, str) or not prompt.strip():
         raise ValueError("the prompt is empty")
+    if requested is not None and requested > settings.most_new_tokens:
+        raise ValueError(
+            f"{requested} new tokens is more than this engine's "
+            f"{settings.most_new_tokens}"
+        )
+    buckets = settings.length_buckets
     ids = tokenizer(prompt)["input_ids"]
-    limit = buckets[-1]
+    limit = prompt_window(
+        buckets, n_positions, settings.new_tokens(len(ids), requested)
+    )
     cut = max(len(ids) - limit, 0)
     if cut:
         log.info("prompt of %d tokens cut from the left to %d tokens", len(ids), limit)
         ids = ids[cut:]
     bucket = next(b for b in buckets if b >= len(ids))
-    return PreparedPrompt(ids=tuple(ids), bucket=bucket, cut=cut)
+    # The original's rule can ask for more after a cut; the context still bounds it.
+    new_tokens = min(settings.new_tokens(len(ids), requested), n_positions - bucket)
+    return PreparedPrompt(ids=tuple(ids), bucket=bucket, new_tokens=new_tokens, cut=cut)

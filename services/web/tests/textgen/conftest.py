@@ -11,12 +11,14 @@ from textgen.tiny import build_tiny_gpt2
 
 # Small but complete: beams, no-repeat n-grams, EOS suppression, two buckets.
 TEST_SETTINGS = GenerationSettings(
-    max_length=28,
+    max_new_tokens=20,
+    longest=30,
     num_beams=3,
     no_repeat_ngram_size=3,
     early_stopping=True,
     min_new_tokens=6,
     length_buckets=(8, 16),
+    warm_buckets=(8,),
 )
 
 

@@ -26,9 +26,12 @@ PROMPTS = [
 
 def _eager(generator, prompt):
     prepared = generator.prepare(prompt)
-    new_tokens = generator.settings.new_tokens(prepared.bucket)
     return eager_generate_ids(
-        generator.model, prepared.ids, generator.settings, generator.eos_id, new_tokens
+        generator.model,
+        prepared.ids,
+        generator.settings,
+        generator.eos_id,
+        prepared.new_tokens,
     )
 
 
@@ -42,7 +45,8 @@ def test_fast_path_equals_eager_generate(tiny_generator):
 def test_greedy_and_non_early_stopping_equal_eager(tiny_model_dir, early_stopping):
     beams = 1 if early_stopping else 2
     settings = GenerationSettings(
-        max_length=20,
+        max_new_tokens=12,
+        longest=12,
         num_beams=beams,
         no_repeat_ngram_size=2,
         early_stopping=early_stopping,
@@ -59,7 +63,7 @@ def test_greedy_and_non_early_stopping_equal_eager(tiny_model_dir, early_stoppin
 def test_batched_equals_unbatched(tiny_generator):
     batched = tiny_generator.generate_ids(PROMPTS)
     assert {tiny_generator.prepare(p).bucket for p in PROMPTS} == {8, 16}
-    assert any(size > 1 for _, size in tiny_generator._programs)  # really batched
+    assert any(size > 1 for _, size, _ in tiny_generator._programs)  # really batched
     for prompt, ids in zip(PROMPTS, batched, strict=True):
         assert tiny_generator.generate_ids([prompt]) == [ids]
 
@@ -105,12 +109,12 @@ def test_long_prompt_is_cut_from_the_left(tiny_generator, caplog):
 
 def test_never_an_empty_continuation(eos_model_dir):
     settings = GenerationSettings(
-        max_length=16, num_beams=2, min_new_tokens=5, length_buckets=(8,)
+        max_new_tokens=8, longest=8, num_beams=2, min_new_tokens=5, length_buckets=(8,)
     )
     generator = Generator.load(str(eos_model_dir), settings, batch_sizes=(1,))
     prepared = generator.prepare("The package manager")
     # Without the guard this model ends at once: an empty continuation.
-    unguarded = GenerationSettings(max_length=16, num_beams=2, min_new_tokens=1)
+    unguarded = GenerationSettings(num_beams=2, min_new_tokens=1)
     eager = eager_generate_ids(generator.model, prepared.ids, unguarded, 0, 8)
     assert len(eager) == 1  # one token forced, then EOS
     [ids] = generator.generate_ids(["The package manager"])
@@ -120,24 +124,36 @@ def test_never_an_empty_continuation(eos_model_dir):
 
 def test_warmup_compiles_every_program(tiny_model_dir):
     settings = GenerationSettings(
-        max_length=12, num_beams=2, length_buckets=(4, 8), min_new_tokens=4
+        max_new_tokens=8,
+        longest=8,
+        num_beams=2,
+        length_buckets=(4, 8, 16),
+        warm_buckets=(4, 8),
+        min_new_tokens=4,
     )
     generator = Generator.load(str(tiny_model_dir), settings, batch_sizes=(1, 2))
-    assert sorted(generator._programs) == [(4, 1), (4, 2), (8, 1), (8, 2)]
-    # Warm-up stops every row at once; real calls then run full length.
+    assert sorted(generator._programs) == [
+        (4, 1, "beam"),
+        (4, 2, "beam"),
+        (8, 1, "beam"),
+        (8, 2, "beam"),
+    ]
+    assert all(program.compiled for program in generator._programs.values())
+    # Warm-up asks for one new token; the buffer after it is end tokens.
     ids, mask = left_pad([(5, 6)], 4, generator.eos_id)
-    stopped = generator.program(4, 1)(ids, mask, stop=True).numpy()[0, 4:]
-    assert set(stopped.tolist()) == {generator.eos_id}
+    row = generator.program(4, 1)(ids, mask, new_tokens=1).numpy()[0, 5:]
+    assert set(row.tolist()) == {generator.eos_id}
     assert len(generator.generate_ids(["man apt"])[0]) >= 4
 
 
 def test_settings_that_do_not_fit_the_window_fail_at_load(tiny_model_dir):
-    settings = GenerationSettings(max_length=500)  # the tiny window is 128
-    with pytest.raises(ModelLoadError, match="window"):
+    # The tiny context is 128 tokens: 200 new ones leave no room for a prompt.
+    settings = GenerationSettings(max_new_tokens=200, length_buckets=(8, 16))
+    with pytest.raises(ModelLoadError, match="no room"):
         Generator.load(str(tiny_model_dir), settings, warmup=False)
 
 
 def test_warmup_compiles_the_largest_programs_first():
-    order = warmup_order((16, 32, 64), (1, 8))
+    order = warmup_order((16, 32, 64), lambda bucket: (1, 8))
     assert order[:3] == [(8, 64), (8, 32), (8, 16)]
     assert order[-1] == (1, 16)
