@@ -8,13 +8,21 @@ download -> extract -> tokenizer -> train (model + metadata.json) -> samples.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import logging
 import shlex
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pipeline.config import PipelineConfig, load_config
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from pipeline.extract import Document
+    from pipeline.train import TrainResult
 
 log = logging.getLogger("pipeline")
 
@@ -97,19 +105,34 @@ def stage_train(
     max_steps: int | None,
     command: str,
 ) -> None:
-    import dataclasses
-
-    import tf_keras
-
-    from pipeline.dataset import build_arrays, count_tokens, encode_documents
-    from pipeline.metadata import build_metadata, write_metadata
-    from pipeline.tokenizer import load_tokenizer
-    from pipeline.train import build_model, train_model
-
     out = config.model_dir
     if (out / WEIGHTS_FILE).exists() and not force:
         log.info("train: %s exists, skipping", out / WEIGHTS_FILE)
         return
+    data = _prepare_training_data(config)
+    model, result = _train_seed_model(config, data, max_minutes, max_steps)
+    _save_model(model, data.tokenizer, out)
+    _write_model_metadata(config, data, result, max_minutes, max_steps, command)
+    log.info("saved %s (%d bytes)", out, (out / WEIGHTS_FILE).stat().st_size)
+
+
+@dataclasses.dataclass
+class _TrainingData:
+    """The split documents, their token ids and their packed training windows."""
+
+    tokenizer: object
+    train_docs: list[Document]
+    val_docs: list[Document]
+    enc_train: list[list[list[int]]]
+    enc_val: list[list[list[int]]]
+    train_arrays: tuple[np.ndarray, np.ndarray]
+    val_arrays: tuple[np.ndarray, np.ndarray]
+
+
+def _prepare_training_data(config: PipelineConfig) -> _TrainingData:
+    from pipeline.dataset import build_arrays, encode_documents
+    from pipeline.tokenizer import load_tokenizer
+
     train_docs, val_docs = _split(config)
     tokenizer = load_tokenizer(config.tokenizer_dir)
     block = config.model.n_positions
@@ -118,31 +141,83 @@ def stage_train(
     train_arrays = build_arrays(enc_train, tokenizer, block)
     val_arrays = build_arrays(enc_val, tokenizer, block)
     log.info("windows: %d train, %d val", len(train_arrays[0]), len(val_arrays[0]))
-
-    tf_keras.utils.set_random_seed(config.train.seed)
-    model = build_model(config.model, len(tokenizer), tokenizer.eos_token_id)
-    result = train_model(
-        model, train_arrays, val_arrays, config.train, max_minutes, max_steps
+    return _TrainingData(
+        tokenizer, train_docs, val_docs, enc_train, enc_val, train_arrays, val_arrays
     )
 
+
+def _train_seed_model(
+    config: PipelineConfig,
+    data: _TrainingData,
+    max_minutes: float,
+    max_steps: int | None,
+) -> tuple[object, TrainResult]:
+    """Build the seeded random GPT-2 and train it; returns (model, result)."""
+    import tf_keras
+
+    from pipeline.train import build_model, train_model
+
+    tf_keras.utils.set_random_seed(config.train.seed)
+    tokenizer = data.tokenizer
+    model = build_model(config.model, len(tokenizer), tokenizer.eos_token_id)
+    result = train_model(
+        model, data.train_arrays, data.val_arrays, config.train, max_minutes, max_steps
+    )
+    return model, result
+
+
+def _save_model(model, tokenizer, out: Path) -> None:
     out.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(str(out), safe_serialization=True)
     tokenizer.save_pretrained(str(out))
+
+
+def _write_model_metadata(
+    config: PipelineConfig,
+    data: _TrainingData,
+    result: TrainResult,
+    max_minutes: float,
+    max_steps: int | None,
+    command: str,
+) -> None:
+    from pipeline.metadata import build_metadata, write_metadata
+
+    out = config.model_dir
+    metadata = build_metadata(
+        name=config.model_name,
+        sources=_source_records(config),
+        corpus=_corpus_record(config, data),
+        config=_run_config(config, max_minutes, max_steps),
+        result=dataclasses.asdict(result),
+        weights_file=out / WEIGHTS_FILE,
+        command=command,
+    )
+    write_metadata(metadata, out / "metadata.json")
+
+
+def _corpus_record(config: PipelineConfig, data: _TrainingData) -> dict:
+    """The extract stage's corpus statistics plus the split's sizes."""
+    from pipeline.dataset import count_tokens
+
     stats_path = _corpus_stats_path(config)
     extracted = json.loads(stats_path.read_text()) if stats_path.exists() else {}
-    corpus = {
+    train_docs, val_docs = data.train_docs, data.val_docs
+    return {
         **extracted,
         "train_documents": len(train_docs),
         "val_documents": len(val_docs),
         "train_paragraphs": sum(len(d.paragraphs) for d in train_docs),
         "val_paragraphs": sum(len(d.paragraphs) for d in val_docs),
-        "train_tokens": count_tokens(enc_train),
-        "val_tokens": count_tokens(enc_val),
-        "train_windows": int(len(train_arrays[0])),
-        "val_windows": int(len(val_arrays[0])),
+        "train_tokens": count_tokens(data.enc_train),
+        "val_tokens": count_tokens(data.enc_val),
+        "train_windows": int(len(data.train_arrays[0])),
+        "val_windows": int(len(data.val_arrays[0])),
         "per_source_paragraphs": _per_source(train_docs + val_docs),
     }
-    sources = [
+
+
+def _source_records(config: PipelineConfig) -> list[dict]:
+    return [
         {
             "package": p.name,
             "version": p.version,
@@ -151,21 +226,17 @@ def stage_train(
         }
         for p in config.sources
     ]
+
+
+def _run_config(
+    config: PipelineConfig, max_minutes: float, max_steps: int | None
+) -> dict:
+    """The configuration for metadata.json: sources are recorded apart."""
     run_config = config.as_dict()
     run_config.pop("sources", None)
     run_config["max_minutes"] = max_minutes
     run_config["max_steps"] = max_steps
-    metadata = build_metadata(
-        name=config.model_name,
-        sources=sources,
-        corpus=corpus,
-        config=run_config,
-        result=dataclasses.asdict(result),
-        weights_file=out / WEIGHTS_FILE,
-        command=command,
-    )
-    write_metadata(metadata, out / "metadata.json")
-    log.info("saved %s (%d bytes)", out, (out / WEIGHTS_FILE).stat().st_size)
+    return run_config
 
 
 def _per_source(docs) -> dict[str, int]:

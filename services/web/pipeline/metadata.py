@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import importlib.metadata
 import json
 import math
@@ -18,15 +17,6 @@ PACKAGES = (
     "safetensors",
     "numpy",
 )
-
-
-def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
-    """Hex sha256 of a file, read in chunks."""
-    digest = hashlib.sha256()
-    with Path(path).open("rb") as fh:
-        while block := fh.read(chunk):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def package_versions(names=PACKAGES) -> dict[str, str]:
@@ -60,6 +50,8 @@ def build_metadata(
     versions: dict[str, str] | None = None,
 ) -> dict:
     """Assemble the metadata dict (pure apart from hashing ``weights_file``)."""
+    from textgen.files import sha256_file
+
     return {
         "name": name,
         "description": (

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Iterable
 from pathlib import Path
 
 log = logging.getLogger("pipeline")
-
-EOS = "<|endoftext|>"
 
 
 def train_tokenizer(texts: Iterable[str], directory: Path, vocab_size: int) -> Path:
@@ -17,29 +16,18 @@ def train_tokenizer(texts: Iterable[str], directory: Path, vocab_size: int) -> P
     ``<|endoftext|>`` is the only special token (id 0) and serves as bos, eos and
     unk, as in GPT-2; it is also used as the padding id by the packer.
     """
-    from tokenizers import ByteLevelBPETokenizer
-    from transformers import GPT2TokenizerFast
+    # Importing textgen imports TensorFlow with oneDNN turned off (textgen's
+    # choice for generation). This stage runs before the train stage imports
+    # TensorFlow, so keep TensorFlow's default (oneDNN on), which the pipeline
+    # has always trained with, unless the caller chose otherwise.
+    os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")
+    from textgen.bpe import train_gpt2_tokenizer
 
     directory.mkdir(parents=True, exist_ok=True)
-    bpe = ByteLevelBPETokenizer()
-    bpe.train_from_iterator(
-        texts,
-        vocab_size=vocab_size,
-        min_frequency=2,
-        special_tokens=[EOS],
-        show_progress=False,
-    )
-    bpe.save_model(str(directory))
-    # Re-save through transformers so tokenizer.json / tokenizer_config.json /
-    # special_tokens_map.json exist and from_pretrained(dir) just works.
-    tok = GPT2TokenizerFast(
-        vocab_file=str(directory / "vocab.json"),
-        merges_file=str(directory / "merges.txt"),
-        bos_token=EOS,
-        eos_token=EOS,
-        unk_token=EOS,
-    )
+    tok = train_gpt2_tokenizer(texts, vocab_size, min_frequency=2)
     tok.model_max_length = 1024
+    # save_pretrained writes tokenizer.json / tokenizer_config.json /
+    # special_tokens_map.json too, so from_pretrained(dir) just works.
     tok.save_pretrained(str(directory))
     log.info("tokenizer: %d tokens saved to %s", len(tok), directory)
     return directory

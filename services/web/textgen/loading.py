@@ -7,7 +7,6 @@ worker fails at start instead of printing a traceback in every job.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import os
@@ -15,6 +14,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from . import hub
+from .files import sha256_file  # also re-exported: textgen.loading.sha256_file
 
 log = logging.getLogger("textgen")
 
@@ -134,14 +134,6 @@ def weights_file(directory: Path) -> Path:
     raise ModelLoadError(
         f"no weights (model.safetensors or tf_model.h5) in {directory}"
     )
-
-
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _model_name(reference: str, directory: Path) -> str:

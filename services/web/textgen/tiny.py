@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-EOS_TOKEN = "<|endoftext|>"
+from .bpe import train_gpt2_tokenizer
 
 # A few paragraphs of Debian-documentation-like text: enough for the BPE
 # trainer to learn a few hundred merges.
@@ -28,27 +28,6 @@ _CORPUS = [
     "The documentation of a command is available in its manual page: type man "
     "followed by the name of the command, for example man apt.",
 ]
-
-
-def _train_tokenizer(vocab_size: int):
-    """Train a byte-level BPE and wrap it as a GPT2TokenizerFast."""
-    from tokenizers import ByteLevelBPETokenizer
-    from transformers import GPT2TokenizerFast
-
-    bpe = ByteLevelBPETokenizer()
-    bpe.train_from_iterator(
-        _CORPUS * 4,
-        vocab_size=vocab_size,
-        min_frequency=1,
-        special_tokens=[EOS_TOKEN],
-        show_progress=False,
-    )
-    return GPT2TokenizerFast(
-        tokenizer_object=bpe._tokenizer,
-        bos_token=EOS_TOKEN,
-        eos_token=EOS_TOKEN,
-        unk_token=EOS_TOKEN,
-    )
 
 
 def _boost_eos(model, eos_id: int, boost: float) -> None:
@@ -88,7 +67,7 @@ def build_tiny_gpt2(
 
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
-    tokenizer = _train_tokenizer(vocab_size)
+    tokenizer = train_gpt2_tokenizer(_CORPUS * 4, vocab_size, min_frequency=1)
     eos_id = tokenizer.eos_token_id
     config = GPT2Config(
         vocab_size=len(tokenizer),

@@ -6,8 +6,9 @@ import math
 
 from pipeline.config import DEFAULT_SOURCES, load_config
 from pipeline.download import deb_filename_glob
-from pipeline.metadata import build_metadata, perplexity, sha256_file, write_metadata
+from pipeline.metadata import build_metadata, perplexity, write_metadata
 from pipeline.samples import SETTINGS, render_samples
+from textgen.files import sha256_file
 
 
 def _metadata(tmp_path):
