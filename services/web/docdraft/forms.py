@@ -147,9 +147,25 @@ class LoginForm(AppForm):
     password = PasswordField("Password", [InputRequired(), Length(max=PASSWORD_MAX)])
 
 
+LENGTH_CHOICES = [
+    ("short", "Short (about 40 tokens)"),
+    ("medium", "Medium (about 100 tokens)"),
+    ("long", "Long (about 200 tokens)"),
+]
+MODE_CHOICES = [
+    ("beam", "Most likely (beam search)"),
+    ("sample", "Varied (sampled)"),
+]
+
+
+def length_field():
+    return SelectField("Suggestion length", choices=LENGTH_CHOICES, default="medium")
+
+
 class DocumentForm(AppForm):
     document_name = StringField("Name", [not_blank, Length(max=DOCUMENT_NAME_MAX)])
     document_body = TextAreaField("Body", [not_blank, Length(max=DOCUMENT_BODY_MAX)])
+    suggestion_length = length_field()
 
 
 class EditorChoiceForm(AppForm):
@@ -194,6 +210,14 @@ class SuggestionForm(AppForm):
     """Accept or dismiss the suggestion of the revision the page showed."""
 
     base_revision = base_revision_field()
+
+
+class TryAnotherForm(AppForm):
+    """Ask for one more suggestion for the revision the page showed."""
+
+    base_revision = base_revision_field()
+    mode = SelectField("Kind", choices=MODE_CHOICES, default="beam")
+    length = length_field()
 
 
 class ReviewForm(AppForm):

@@ -1,8 +1,9 @@
 """Database models: users, documents, retentions, revisions, autodocs, events.
 
 A document's history is a list of revisions (the body as it was saved). Each
-revision owns exactly one autodoc: the generation job and, once it is done, the
-suggestion GPT-2 wrote. The autodoc row *is* the job record; queues only
+revision owns its autodocs: generation jobs and, once done, the suggestions
+GPT-2 wrote (one when the revision is saved, one more per "try another"; the
+newest is the one shown). The autodoc row *is* the job record; queues only
 deliver ids. Events are the document's timeline (revisions, review
 transitions, comments, reassignments, renames, archiving).
 """
@@ -11,7 +12,17 @@ import enum
 from datetime import UTC, datetime
 
 from flask_login import UserMixin
-from sqlalchemy import JSON, DateTime, Enum, ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    DateTime,
+    Enum,
+    ForeignKey,
+    Index,
+    String,
+    Text,
+    UniqueConstraint,
+    text,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -66,6 +77,7 @@ class EventKind(enum.StrEnum):
     revision = "revision"
     accept = "accept"
     dismiss = "dismiss"
+    suggestion = "suggestion"  # "try another": one more suggestion asked for
     transition = "transition"
     comment = "comment"
     reassignment = "reassignment"
@@ -206,25 +218,51 @@ class Revision(db.Model):
 
     document: Mapped[Document] = relationship(back_populates="revisions")
     author: Mapped[User] = relationship()
-    autodoc: Mapped["Autodoc"] = relationship(
-        back_populates="revision", uselist=False, cascade="all, delete-orphan"
+    suggestions: Mapped[list["Autodoc"]] = relationship(
+        back_populates="revision",
+        cascade="all, delete-orphan",
+        order_by="Autodoc.id",
     )
+
+    @property
+    def autodoc(self) -> "Autodoc":
+        """The newest suggestion: the one the document page shows and acts on."""
+        return self.suggestions[-1]
 
 
 class Autodoc(db.Model):
     """The generation job for one revision, and the machine text it produced."""
 
     __tablename__ = "autodocs"
+    # At most one suggestion per revision being written at a time: a double
+    # click or two people asking at once cannot queue two (IntegrityError).
+    __table_args__ = (
+        Index(
+            "uq_autodocs_one_pending_per_revision",
+            "revision_id",
+            unique=True,
+            sqlite_where=text("status IN ('queued', 'running')"),
+            postgresql_where=text("status IN ('queued', 'running')"),
+        ),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    revision_id: Mapped[int] = mapped_column(ForeignKey("revisions.id"), unique=True)
+    revision_id: Mapped[int] = mapped_column(ForeignKey("revisions.id"), index=True)
     status: Mapped[JobStatus] = mapped_column(
         _enum(JobStatus, "job_status"), default=JobStatus.queued, index=True
     )
     text: Mapped[str | None] = mapped_column(Text)
     error: Mapped[str | None] = mapped_column(String(ERROR_MAX))
+    # What was asked for: beam or sample, short/medium/long, the sample's seed.
+    mode: Mapped[str] = mapped_column(String(10), default="beam")
+    length: Mapped[str] = mapped_column(String(10), default="medium")
+    seed: Mapped[int | None]
+    # What wrote it: the model, its exact weights, and the settings used.
     model_name: Mapped[str | None] = mapped_column(String(200))
+    weights_sha256: Mapped[str | None] = mapped_column(String(64))
     settings: Mapped[dict | None] = mapped_column(JSON)
+    # What a running job is waiting for ("compiling"), shown to the user.
+    detail: Mapped[str | None] = mapped_column(String(40))
     attempts: Mapped[int] = mapped_column(default=0)
     # The worker running the job, and until when its lease holds
     # (see docdraft.jobs.runner).
@@ -239,7 +277,7 @@ class Autodoc(db.Model):
     started_at: Mapped[datetime | None] = mapped_column(Timestamp)
     finished_at: Mapped[datetime | None] = mapped_column(Timestamp)
 
-    revision: Mapped[Revision] = relationship(back_populates="autodoc")
+    revision: Mapped[Revision] = relationship(back_populates="suggestions")
     dismissed_by: Mapped[User | None] = relationship()
 
     @property

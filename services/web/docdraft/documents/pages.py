@@ -12,7 +12,13 @@ from .. import words
 from ..access import documents_visible_to
 from ..errors import typed_text
 from ..extensions import db
-from ..forms import ActionForm, CommentForm, ReviewForm, SuggestionForm
+from ..forms import (
+    ActionForm,
+    CommentForm,
+    ReviewForm,
+    SuggestionForm,
+    TryAnotherForm,
+)
 from ..models import Document, Retention, ReviewState, Revision, UserStatus
 from ..services.review import available_actions
 
@@ -34,6 +40,7 @@ def edit_values(document):
         "document_body": document.body,
         "base_revision": document.head_revision,
         "editor_id": document.retention.editor_id,
+        "suggestion_length": document.latest_revision.autodoc.length,
     }
 
 
@@ -49,7 +56,7 @@ def render_document_list():
     if state is not None and state not in LIST_FILTERS:
         abort(400)
     query = documents_visible_to(current_user).options(
-        selectinload(Document.revisions).selectinload(Revision.autodoc),
+        selectinload(Document.revisions).selectinload(Revision.suggestions),
         selectinload(Document.retention).selectinload(Retention.editor),
         selectinload(Document.sponsor),
     )
@@ -88,6 +95,9 @@ def render_document_page(document, form, status=200):
         "suggestion_form": SuggestionForm(data={"base_revision": latest.number}),
         "review_form": ReviewForm(data={"base_revision": latest.number}),
         "comment_form": CommentForm(data={"base_revision": latest.number}),
+        "try_another_form": TryAnotherForm(
+            data={"base_revision": latest.number, "length": latest.autodoc.length}
+        ),
         "actions": available_actions(document, current_user),
         "editor_rejected": document.editor.status != UserStatus.approved,
         "authors": _suggestion_models(document),
@@ -98,8 +108,9 @@ def render_document_page(document, form, status=200):
 def _suggestion_models(document):
     """autodoc id -> model name, to label machine-written words."""
     return {
-        revision.autodoc.id: revision.autodoc.model_name
+        suggestion.id: suggestion.model_name
         for revision in document.revisions
+        for suggestion in revision.suggestions
     }
 
 
@@ -142,12 +153,22 @@ def status_payload(document):
         "text": autodoc.text,
         "error": autodoc.error,
         "dismissed": autodoc.is_dismissed,
+        "detail": autodoc.detail,
+        "suggestion_id": autodoc.id,
+        "suggestions": len(revision.suggestions),
+        "mode": autodoc.mode,
+        "length": autodoc.length,
+        "seed": autodoc.seed,
+        "model": autodoc.model_name,
+        "weights_sha256": autodoc.weights_sha256,
+        "settings": autodoc.settings,
         "prompt_tokens": autodoc.prompt_tokens,
         "prompt_tokens_cut": autodoc.prompt_tokens_cut,
         "review_state": document.review_state.value,
         "archived": document.is_archived,
         "machine_share": round(view["share"], 4),
         "queued_at": isoformat(autodoc.queued_at),
+        "started_at": isoformat(autodoc.started_at),
         "finished_at": isoformat(autodoc.finished_at),
     }
 

@@ -14,7 +14,13 @@ from flask_login import current_user
 
 from .. import words
 from ..access import deny, get_document_for, guard_blueprint
-from ..forms import ActionForm, CommentForm, ReviewForm, SuggestionForm
+from ..forms import (
+    ActionForm,
+    CommentForm,
+    ReviewForm,
+    SuggestionForm,
+    TryAnotherForm,
+)
 from ..models import Role
 from ..services import documents as document_service
 from ..services import review
@@ -85,6 +91,21 @@ def dismiss(document_id):
     document_service.dismiss_suggestion(document, current_user, form.base_revision.data)
     flash("Suggestion dismissed.")
     return redirect(document_url(document))
+
+
+@bp.post("/documents/<int:document_id>/suggest")
+def suggest(document_id):
+    document = get_document_for(current_user, document_id)
+    form = _valid(TryAnotherForm())
+    document_service.request_suggestion(
+        document,
+        current_user,
+        form.base_revision.data,
+        form.mode.data,
+        form.length.data,
+    )
+    flash("Another suggestion is being written.")
+    return redirect(document_url(document) + "#latest")
 
 
 @bp.post("/documents/<int:document_id>/review")

@@ -34,6 +34,7 @@ def document(document_id):
             form.base_revision.data,
             form.document_name.data,
             form.document_body.data,
+            length=form.suggestion_length.data,
         )
         flash(saved_message(revision))
         return redirect(url_for("editor.document", document_id=document.id))

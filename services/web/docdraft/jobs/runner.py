@@ -169,19 +169,51 @@ def _run_one(autodoc, owner):
 
 
 def _generate_into(autodocs, owner):
+    # Imported here: textgen brings TensorFlow, which web processes never load.
+    from textgen.settings import LENGTHS, Request
+
     generator = get_generator()
-    texts = generator.generate([autodoc.revision.body for autodoc in autodocs])
-    for autodoc, text in zip(autodocs, texts, strict=True):
-        prepared = generator.prepare(autodoc.revision.body)
+    requests = [
+        Request(
+            autodoc.revision.body,
+            new_tokens=LENGTHS[autodoc.length],
+            mode=autodoc.mode,
+            seed=autodoc.seed,
+        )
+        for autodoc in autodocs
+    ]
+
+    def compiling(*_program):
+        _set_detail(autodocs, owner, "compiling")
+
+    texts = generator.generate(requests, on_compile=compiling)
+    settings = generator.settings.as_dict()
+    for autodoc, request, text in zip(autodocs, requests, texts, strict=True):
+        prepared = generator.prepare(request.prompt, request.new_tokens)
         _finish(
             autodoc,
             owner,
             text=text,
             model_name=generator.info.name,
-            settings=generator.settings.as_dict(),
+            weights_sha256=generator.info.weights_sha256,
+            settings={**settings, "new_tokens": prepared.new_tokens},
             prompt_tokens=len(prepared.ids),
             prompt_tokens_cut=prepared.cut,
         )
+
+
+def _set_detail(autodocs, owner, detail):
+    """Say what running jobs wait for (status.json shows it), lease permitting."""
+    db.session.execute(
+        update(Autodoc)
+        .where(
+            Autodoc.id.in_([autodoc.id for autodoc in autodocs]),
+            Autodoc.lease_owner == owner,
+            Autodoc.status == JobStatus.running,
+        )
+        .values(detail=detail)
+    )
+    db.session.commit()
 
 
 def _finish(autodoc, owner, failed=None, **result):
@@ -200,7 +232,13 @@ def _finish(autodoc, owner, failed=None, **result):
             Autodoc.lease_owner == owner,
             Autodoc.status == JobStatus.running,
         )
-        .values(finished_at=utcnow(), lease_owner=None, lease_expires_at=None, **result)
+        .values(
+            finished_at=utcnow(),
+            lease_owner=None,
+            lease_expires_at=None,
+            detail=None,
+            **result,
+        )
     )
     db.session.commit()
     if written.rowcount != 1:
@@ -216,7 +254,7 @@ def sweep():
     limits, now = _limits(), utcnow()
     running = Autodoc.status == JobStatus.running
     expired = Autodoc.lease_expires_at < now
-    cleared = {"lease_owner": None, "lease_expires_at": None}
+    cleared = {"lease_owner": None, "lease_expires_at": None, "detail": None}
     _end(
         running & (Autodoc.started_at < now - timedelta(seconds=limits.time_limit)),
         f"TimeoutError: timed out after {limits.time_limit:g} s",

@@ -8,8 +8,10 @@ lose a delivery but never a job.
 """
 
 import logging
+import secrets
 
 from sqlalchemy import update
+from sqlalchemy.exc import IntegrityError
 
 from .. import words
 from ..extensions import db
@@ -47,7 +49,21 @@ def approved_editor(editor_id):
     return editor
 
 
-def _add_revision(document, author, spans):
+SUGGESTION_LENGTHS = ("short", "medium", "long")  # textgen.settings.LENGTHS
+SUGGESTION_MODES = ("beam", "sample")
+
+
+def _new_suggestion(mode="beam", length="medium"):
+    """A queued job; sample mode gets its seed now, so it is on record."""
+    if mode not in SUGGESTION_MODES or length not in SUGGESTION_LENGTHS:
+        raise ValueError(f"unknown suggestion mode or length: {mode!r}, {length!r}")
+    seed = secrets.randbelow(2**31) if mode == "sample" else None
+    return Autodoc(
+        status=JobStatus.queued, queued_at=utcnow(), mode=mode, length=length, seed=seed
+    )
+
+
+def _add_revision(document, author, spans, length="medium"):
     """Stage revision `document.head_revision` of the current body, with its job."""
     revision = Revision(
         document=document,
@@ -57,7 +73,7 @@ def _add_revision(document, author, spans):
         author=author,
         machine_spans=spans,
     )
-    revision.autodoc = Autodoc(status=JobStatus.queued, queued_at=utcnow())
+    revision.suggestions.append(_new_suggestion(length=length))
     db.session.add(revision)
     return revision
 
@@ -68,21 +84,23 @@ def _commit_and_enqueue(revision):
         dispatch.enqueue([revision.autodoc.id])
 
 
-def create_document(sponsor, name, body, editor_id):
+def create_document(sponsor, name, body, editor_id, length="medium"):
     """Create a document with revision 1 and queue its suggestion."""
     editor = approved_editor(editor_id)
     document = Document(sponsor=sponsor, name=name.strip(), body=body, head_revision=1)
     document.retention = Retention(sponsor_id=sponsor.id, editor=editor)
     db.session.add(document)
     db.session.flush()
-    revision = _add_revision(document, sponsor, spans=[])
+    revision = _add_revision(document, sponsor, spans=[], length=length)
     record(document, sponsor, EventKind.revision, revision_number=1)
     _commit_and_enqueue(revision)
     log.info("document=%s created by user=%s", document.id, sponsor.id)
     return document
 
 
-def save_document(document, author, base_revision, name, body, editor_id=None):
+def save_document(
+    document, author, base_revision, name, body, editor_id=None, length="medium"
+):
     """Save an edit made on `base_revision`; a changed body makes a new revision.
 
     Returns the new revision, or None when the body did not change.
@@ -106,7 +124,7 @@ def save_document(document, author, base_revision, name, body, editor_id=None):
         document.body = body
         document.name = name
         spans = words.carry_spans(old_body, old_spans, body)
-        revision = _add_revision(document, author, spans)
+        revision = _add_revision(document, author, spans, length)
         record(document, author, EventKind.revision, revision_number=revision.number)
     if name != old_name:
         document.name = name
@@ -206,6 +224,51 @@ def _latest_with_suggestion(document, base_revision, verb):
     return revision
 
 
+def request_suggestion(document, user, base_revision, mode, length):
+    """Ask for one more suggestion for the latest revision ("try another").
+
+    The revision keeps its earlier suggestions; the new one is shown once
+    written. Raises Conflict when `base_revision` is not the latest revision,
+    the document is locked, or a suggestion for it is still being written
+    (the partial unique index settles two requests racing).
+    """
+    ensure_open(document, base_revision)
+    revision = document.latest_revision
+    if revision.number != base_revision:
+        raise Conflict(
+            f"Only the latest revision ({revision.number}) can get another "
+            f"suggestion; your page showed revision {base_revision}.",
+            document,
+            base_revision,
+        )
+    busy = Conflict(
+        f"A suggestion for revision {revision.number} is still being written; "
+        "wait for it before asking for another.",
+        document,
+        base_revision,
+    )
+    if revision.autodoc.is_pending:
+        raise busy
+    suggestion = _new_suggestion(mode, length)
+    revision.suggestions.append(suggestion)
+    try:
+        db.session.flush()
+    except IntegrityError:
+        db.session.rollback()
+        raise busy from None
+    record(
+        document,
+        user,
+        EventKind.suggestion,
+        revision_number=revision.number,
+        mode=mode,
+        length=length,
+    )
+    db.session.commit()
+    dispatch.enqueue([suggestion.id])
+    return suggestion
+
+
 def retry_generation(document):
     """Queue the latest revision's failed job again. Returns True if queued."""
     ensure_open(document)
@@ -220,6 +283,7 @@ def retry_generation(document):
             queued_at=utcnow(),
             started_at=None,
             finished_at=None,
+            detail=None,
         )
     )
     db.session.commit()

@@ -56,7 +56,7 @@ def document(document_id):
 
 
 def _save(form, operation, *args):
-    """Call `operation(*args, name, body, editor_id)` with the form's values.
+    """Call `operation(*args, name, body, editor_id, length)` with the form's values.
 
     Returns its result, or None with the error shown at the editor field when
     the editor cannot be assigned (e.g. rejected meanwhile).
@@ -67,6 +67,7 @@ def _save(form, operation, *args):
             form.document_name.data,
             form.document_body.data,
             form.editor_id.data,
+            form.suggestion_length.data,
         )
     except InvalidEditor as error:
         db.session.rollback()

@@ -117,6 +117,7 @@ def runner(app):
 @dataclass
 class FakeGeneratorInfo:
     name: str = "fake-generator"
+    weights_sha256: str = "f" * 64
 
 
 @dataclass
@@ -129,6 +130,7 @@ class FakeSettings:
 class FakePrepared:
     ids: tuple
     cut: int
+    new_tokens: int
 
 
 @dataclass
@@ -139,20 +141,30 @@ class FakeGenerator:
     error: Exception | None = None
     info: FakeGeneratorInfo = field(default_factory=FakeGeneratorInfo)
     settings: FakeSettings = field(default_factory=FakeSettings)
-    calls: list = field(default_factory=list)
+    calls: list = field(default_factory=list)  # the prompts of each call
+    requests: list = field(default_factory=list)  # every textgen Request
+    compiling: bool = False  # announce a compile before the first call
 
     window: int = 64
 
-    def prepare(self, prompt):
+    def prepare(self, prompt, new_tokens=None):
         """Words stand in for tokens; like the engine, keep the last `window`."""
         ids = tuple(range(len(prompt.split())))
-        return FakePrepared(ids=ids[-self.window :], cut=max(len(ids) - self.window, 0))
+        return FakePrepared(
+            ids=ids[-self.window :],
+            cut=max(len(ids) - self.window, 0),
+            new_tokens=new_tokens or 100,
+        )
 
-    def generate(self, prompts):
-        self.calls.append(list(prompts))
+    def generate(self, requests, on_compile=None):
+        self.calls.append([request.prompt for request in requests])
+        self.requests.extend(requests)
+        if self.compiling and on_compile is not None:
+            on_compile(16, 1, "beam")
+            self.compiling = False
         if self.error is not None:
             raise self.error
-        return [self.texts[i % len(self.texts)] for i in range(len(prompts))]
+        return [self.texts[i % len(self.texts)] for i in range(len(requests))]
 
 
 @pytest.fixture

@@ -126,6 +126,10 @@ MATRIX = {
         "/documents/{document}/dismiss",
         participants(400),
     ),
+    ("POST", "/documents/<int:document_id>/suggest"): (
+        "/documents/{document}/suggest",
+        participants(400),
+    ),
     ("POST", "/documents/<int:document_id>/review"): (
         "/documents/{document}/review",
         participants(400),

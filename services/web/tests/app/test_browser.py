@@ -31,7 +31,7 @@ class GatedGenerator(FakeGenerator):
         super().__init__(texts=texts)
         self.release = threading.Event()
 
-    def generate(self, prompts):
+    def generate(self, prompts, on_compile=None):
         assert self.release.wait(60), "test never released the generator"
         return super().generate(prompts)
 

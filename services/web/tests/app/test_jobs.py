@@ -57,10 +57,10 @@ def test_waiting_jobs_run_as_one_batch(
 
 
 class PickyGenerator(FakeGenerator):
-    def generate(self, prompts):
-        if "poison" in prompts:
+    def generate(self, prompts, on_compile=None):
+        if "poison" in [request.prompt for request in prompts]:
             raise ValueError("cannot continue 'poison'")
-        return super().generate(prompts)
+        return super().generate(prompts, on_compile)
 
 
 def test_one_bad_prompt_fails_only_its_own_job(
@@ -139,7 +139,7 @@ def tiny_generator(tmp_path_factory):
 
     directory = build_tiny_gpt2(tmp_path_factory.mktemp("tiny-gpt2"))
     settings = GenerationSettings(
-        max_length=40, num_beams=2, min_new_tokens=5, length_buckets=(16,)
+        max_new_tokens=24, num_beams=2, min_new_tokens=5, length_buckets=(16,)
     )
     return Generator.load(str(directory), settings, warmup=False, batch_sizes=(1, 8))
 
@@ -152,10 +152,19 @@ def test_worker_writes_real_text_with_a_tiny_gpt2(
     create_document(sponsor, editor.user_id, body="Debian is a free operating system")
     ((status, text),) = wait_until_done(app, 1, timeout=300)
     assert text.strip()
-    assert text == tiny_generator.generate(["Debian is a free operating system"])[0]
+    from textgen.settings import Request
+
+    # The app asks for a medium suggestion (100 new tokens; the tiny model's
+    # 128-token context leaves a 16-token window for it).
+    expected = Request("Debian is a free operating system", new_tokens=100)
+    assert text == tiny_generator.generate([expected])[0]
     with app.app_context():
         autodoc = db.session.scalar(select(Autodoc))
         assert autodoc.model_name == tiny_generator.info.name
-        assert autodoc.settings == tiny_generator.settings.as_dict()
+        assert autodoc.settings == {
+            **tiny_generator.settings.as_dict(),
+            "new_tokens": 100,
+        }
+        assert autodoc.weights_sha256 == tiny_generator.info.weights_sha256
         revision = db.session.scalar(select(Revision))
         assert revision.autodoc.id == autodoc.id

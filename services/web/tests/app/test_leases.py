@@ -83,7 +83,7 @@ def test_a_result_written_after_the_lease_was_lost_is_discarded(app, job):
     generators = {"b": FakeGenerator(texts=["text from B"])}
 
     class StallingGenerator(FakeGenerator):
-        def generate(self, prompts):
+        def generate(self, prompts, on_compile=None):
             with app.app_context():  # while A stalls, its lease expires...
                 db.session.execute(update(Autodoc).values(lease_expires_at=ago(1)))
                 db.session.commit()
@@ -143,7 +143,7 @@ def test_retry_after_the_cap_starts_a_new_series(
 @pytest.mark.app_config(JOB_LEASE_SECONDS=0.6)
 def test_a_long_generation_keeps_its_lease_alive(app, job):
     class SlowGenerator(FakeGenerator):
-        def generate(self, prompts):
+        def generate(self, prompts, on_compile=None):
             time.sleep(1.5)  # 2.5 leases
             with app.app_context():
                 assert sweep() == []  # renewed: nothing to take back

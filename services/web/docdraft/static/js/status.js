@@ -40,6 +40,22 @@
     if (text) { text.textContent = data.text || ""; }
   }
 
+  // The same words as the template's suggestion_about macro.
+  function about(data) {
+    var lengths = { short: "Short", medium: "Medium", long: "Long" };
+    var text = (lengths[data.length] || data.length) + ",";
+    text += data.mode === "sample" ? " sampled (seed " + data.seed + ")" : " beam search";
+    if (data.model) {
+      text += ", by " + data.model;
+      if (data.weights_sha256) { text += " (weights " + data.weights_sha256.slice(0, 12) + ")"; }
+    }
+    if (data.started_at && data.finished_at) {
+      var seconds = (Date.parse(data.finished_at) - Date.parse(data.started_at)) / 1000;
+      text += ", written in " + seconds.toFixed(1) + " s";
+    }
+    return text + ".";
+  }
+
   function show(data) {
     if (data.revision !== pageRevision) {
       // Never show another revision's suggestion under this revision's body.
@@ -54,6 +70,12 @@
     part("error").hidden = data.status !== "failed";
     part("retry").hidden = data.status !== "failed" || locked;
     part("working").hidden = !pending(data.status);
+    part("working").textContent = data.detail === "compiling"
+      ? "The model is being prepared for a prompt of this length (once, up to a minute); then the suggestion is written."
+      : "The server is writing the suggestion; this page updates by itself.";
+    var another = part("try-another");
+    if (another) { another.hidden = pending(data.status); }
+    part("about").textContent = about(data);
     part("actions").hidden = !(data.status === "done" && !data.dismissed && !locked);
     section.setAttribute("data-status", data.status);
     return true;
