@@ -62,6 +62,8 @@ def load_config(instance_path, overrides=None):
         # /metrics answers private addresses, or this bearer token if set.
         "METRICS_TOKEN": env.get("METRICS_TOKEN") or None,
         "TEXTGEN_MODEL": env.get("TEXTGEN_MODEL") or None,
+        # tf (TensorFlow + XLA, the default) or ctranslate2 (int8 on a CPU).
+        "TEXTGEN_BACKEND": env.get("TEXTGEN_BACKEND", "tf"),
         "TEXTGEN_WARMUP": env.get("TEXTGEN_WARMUP", "1") != "0",
         # Seconds. A lease is renewed every third of its length while a job
         # runs; past the time limit a job fails as timed out; a job queued

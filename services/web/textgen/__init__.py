@@ -1,7 +1,8 @@
 """textgen: the machine-text engine (GPT-2, TensorFlow, XLA).  Never imports Flask.
 
-gen = Generator.load()                # resolve, load once, compile
+gen = load_generator()               # TEXTGEN_BACKEND: tf (default) or ctranslate2
 gen.generate(["prompt one", "two"])  # continuations, batched internally
+gen.generate([Request("prompt", new_tokens=40, mode="sample", seed=7)])
 """
 
 import os
@@ -17,6 +18,7 @@ os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 configure_xla_cache()  # must precede the first XLA compile
 
+from .backends import load_generator  # noqa: E402
 from .engine import Generator  # noqa: E402
 from .loading import ModelInfo, ModelLoadError, resolve_model_reference  # noqa: E402
 from .settings import GenerationSettings  # noqa: E402
@@ -24,6 +26,7 @@ from .settings import GenerationSettings  # noqa: E402
 __all__ = [
     "GenerationSettings",
     "Generator",
+    "load_generator",
     "ModelInfo",
     "ModelLoadError",
     "resolve_model_reference",

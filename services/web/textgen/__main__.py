@@ -1,7 +1,8 @@
 """Command line: `python -m textgen download MODEL --out DIR` and `check MODEL`.
 
 download: fetch a hub model (or copy a local one), validate it by loading it,
-and save it with save_pretrained so the worker can run offline from DIR.
+and save it with save_pretrained so the worker can run offline from DIR,
+with its CTranslate2 copy in DIR/ctranslate2 (numpy only, no PyTorch).
 check: compare the fast path with eager generate on 20 fixed prompts
 (--original: with the original's settings, against its own call).
 """
@@ -27,6 +28,10 @@ def download(reference: str, out: Path) -> Path:
     # The name survives the copy: loading reads it back from metadata.json.
     metadata = {"name": info.name, "source": reference}
     (out / "metadata.json").write_text(json.dumps(metadata, indent=2) + "\n")
+    # The CTranslate2 copy beside it, for TEXTGEN_BACKEND=ctranslate2.
+    from .backends import converted_copy
+
+    converted_copy(out)
     return out
 
 

@@ -136,7 +136,7 @@ def weights_file(directory: Path) -> Path:
     )
 
 
-def _model_name(reference: str, directory: Path) -> str:
+def model_name(reference: str, directory: Path) -> str:
     """Hub id, or the `name` in a seed model's metadata.json, or the directory name."""
     if not Path(reference).expanduser().is_dir():
         return reference
@@ -187,7 +187,7 @@ def load(reference: str):
     tokenizer = _load_tokenizer(directory)
     model = _load_model(directory)
     info = ModelInfo(
-        name=_model_name(reference, directory),
+        name=model_name(reference, directory),
         reference=reference,
         n_parameters=int(model.count_params()),
         vocab_size=int(model.config.vocab_size),

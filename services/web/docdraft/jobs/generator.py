@@ -26,9 +26,13 @@ def get_generator(app=None):
 
 def _load(app):
     # Imported here: TensorFlow is heavy and the web processes never need it.
-    from textgen import Generator, resolve_model_reference
+    from textgen import load_generator, resolve_model_reference
 
     reference = resolve_model_reference(app.config["TEXTGEN_MODEL"])
-    generator = Generator.load(reference, warmup=app.config["TEXTGEN_WARMUP"])
+    generator = load_generator(
+        reference,
+        backend=app.config["TEXTGEN_BACKEND"],
+        warmup=app.config["TEXTGEN_WARMUP"],
+    )
     log.info("generator ready: %s", generator.info.name)
     return generator
