@@ -45,7 +45,9 @@ def gpt2_parameter_count(config: dict) -> int:
     """Parameters of a GPT-2 from its config (the head is tied to wte)."""
     d, layers = config["n_embd"], config["n_layer"]
     per_layer = 12 * d * d + 13 * d
-    return (config["vocab_size"] + config["n_positions"]) * d + layers * per_layer + 2 * d
+    return (
+        (config["vocab_size"] + config["n_positions"]) * d + layers * per_layer + 2 * d
+    )
 
 
 def converted_copy(directory: Path, convert_if_missing: bool = True) -> Path:

@@ -167,7 +167,7 @@ class Generator:
             key = (prompt.bucket, request.mode, prompt.new_tokens)
             groups.setdefault(key, []).append(index)
         results: list[list[int] | None] = [None] * len(prepared)
-        for (bucket, mode, new_tokens), members in sorted(groups.items()):
+        for (bucket, mode, _), members in sorted(groups.items()):
             start = 0
             for size in plan_batches(len(members), self.batch_sizes_for(bucket)):
                 chunk = members[start : start + size]

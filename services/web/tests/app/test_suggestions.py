@@ -6,35 +6,7 @@ from sqlalchemy import select
 from docdraft.extensions import db
 from docdraft.models import Autodoc, Document, Revision
 
-MACHINE = " one two three four five six seven eight"
-
-
-@pytest.fixture
-def drafted(app, sponsor, editor, create_document, fake_generator, run_queued):
-    """A document whose revision 1 has a done suggestion; returns helpers."""
-    fake_generator.texts = [MACHINE]
-    document_id = create_document(sponsor, editor.user_id, body="Intro.")
-    run_queued()
-
-    class Drafted:
-        id = document_id
-        sponsor_page = f"/sponsor/documents/{document_id}"
-        editor_page = f"/editor/documents/{document_id}"
-
-        @staticmethod
-        def post(browser, action, data=None, page=None):
-            page = page or (
-                Drafted.sponsor_page if browser is sponsor else Drafted.editor_page
-            )
-            return browser.submit(
-                f"/documents/{document_id}/{action}", data or {}, form_url=page
-            )
-
-        @staticmethod
-        def status(browser=sponsor):
-            return browser.get(f"/documents/{document_id}/status.json").get_json()
-
-    return Drafted
+from .conftest import MACHINE
 
 
 def latest_revision(app, document_id):

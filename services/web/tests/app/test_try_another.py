@@ -10,8 +10,6 @@ from docdraft.models import Autodoc, Document, User
 from docdraft.services.documents import request_suggestion
 from docdraft.services.guard import Conflict
 
-from .test_suggestions import drafted  # noqa: F401 - the fixture
-
 pytestmark = pytest.mark.usefixtures("drafted")
 
 
@@ -120,7 +118,7 @@ def test_two_requests_at_once_queue_exactly_one(app, sponsor, drafted):
         with app.app_context():
             document = db.session.get(Document, drafted.id)
             user = db.session.get(User, sponsor.user_id)
-            document.latest_revision.autodoc  # loaded before either inserts
+            assert not document.latest_revision.autodoc.is_pending  # both see it done
             barrier.wait()
             try:
                 request_suggestion(document, user, 1, "beam", length)

@@ -47,9 +47,7 @@ def test_the_window_of_gpt2_and_of_the_seed_model():
     from textgen.prompts import prompt_window
     from textgen.settings import DEFAULT_BUCKETS, LENGTHS
 
-    assert {prompt_window(DEFAULT_BUCKETS, 1024, n) for n in LENGTHS.values()} == {
-        768
-    }
+    assert {prompt_window(DEFAULT_BUCKETS, 1024, n) for n in LENGTHS.values()} == {768}
     assert prompt_window(DEFAULT_BUCKETS, 256, LENGTHS["medium"]) == 128
     assert prompt_window(DEFAULT_BUCKETS, 256, LENGTHS["long"]) == 32
 

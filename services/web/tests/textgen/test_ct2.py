@@ -1,0 +1,416 @@
+"""The ctranslate2 backend: numpy conversion, then ct2 versus eager TF generate.
+
+Why the reference is eager `generate` *plus one processor* (`Renormalize`):
+ctranslate2 bans tokens (no-repeat n-grams, EOS before min_new_tokens) by
+masking the logits *before* its log-softmax, so a beam's next-token
+log-probs are renormalized over the tokens still allowed.  transformers
+applies its processors *after* log_softmax: the banned probability mass is
+simply lost and the beam's score is lower.  Beam scores, hence the beams kept,
+differ whenever a beam had a banned token with real probability.  Eager
+`generate` with a last processor that log-softmaxes the processed scores
+again is exactly ct2's rule, and ct2 must equal it token for token in
+float32; plain eager `generate` must then equal ct2 on every prompt where
+the renormalization does not change eager's own result.  Greedy search
+(num_beams=1) is unaffected (an argmax does not move), so there ct2 must
+equal plain eager.
+
+The tiny models' random weights differ from one pytest process to the next
+(tf.random.set_seed(0) in build_tiny_gpt2 does not pin them), so how many
+tiny prompts equal plain eager varies by run; the assertions do not.
+"""
+
+import json
+
+import numpy as np
+import pytest
+import tensorflow as tf
+from transformers import GPT2TokenizerFast, TFGPT2LMHeadModel
+from transformers.generation.tf_logits_process import (
+    TFLogitsProcessor,
+    TFLogitsProcessorList,
+)
+
+from textgen import GenerationSettings
+from textgen.ct2 import CT2Runner, convert
+from textgen.eager import eager_generate_ids, strip_after_eos
+from textgen.equivalence import FIXED_PROMPTS
+from textgen.files import sha256_file
+from textgen.loading import SEED_MODEL_DIR
+from textgen.program import generation_config
+from textgen.tiny import build_tiny_gpt2
+
+PROMPTS = [
+    "The package manager",
+    "Debian is a free operating system",
+    "To configure the network, edit the file",
+    "man apt",
+    "Bugs are reported to the bug tracking system with the reportbug tool.",
+]
+needs_seed = pytest.mark.skipif(
+    not (SEED_MODEL_DIR / "config.json").is_file(), reason="no seed model"
+)
+
+
+class Renormalize(TFLogitsProcessor):
+    """log_softmax of the processed scores: ctranslate2's rule (see above)."""
+
+    def __call__(self, input_ids, scores, cur_len):
+        return tf.nn.log_softmax(scores)
+
+
+class Model:
+    """A source GPT-2: tokenizer, TF model and its ct2 conversion(s)."""
+
+    def __init__(self, source, out_dir, quantizations=(None,)):
+        self.source = source
+        self.tokenizer = GPT2TokenizerFast.from_pretrained(source)
+        self.tf = TFGPT2LMHeadModel.from_pretrained(source)
+        self.eos_id = self.tokenizer.eos_token_id
+        self.dirs = {q: convert(source, out_dir / str(q), q) for q in quantizations}
+        # One ct2 thread: TensorFlow's threads share the same few cores.
+        self.runners = {
+            q: CT2Runner(path, "cpu", q or "float32", intra_threads=1)
+            for q, path in self.dirs.items()
+        }
+        self.ct2 = self.runners[None]
+
+    def ids(self, prompt: str) -> list[int]:
+        return self.tokenizer.encode(prompt)
+
+    def eager(self, ids, settings, new_tokens, renormalize=False) -> list[int]:
+        if not renormalize:
+            return eager_generate_ids(self.tf, ids, settings, self.eos_id, new_tokens)
+        x = tf.constant([ids], tf.int32)
+        config = generation_config(settings, self.eos_id, new_tokens, len(ids))
+        out = self.tf.generate(
+            x,
+            attention_mask=tf.ones_like(x),
+            generation_config=config,
+            logits_processor=TFLogitsProcessorList([Renormalize()]),
+        )
+        return strip_after_eos(out[0, len(ids) :].numpy().tolist(), self.eos_id)
+
+
+@pytest.fixture(scope="module")
+def tiny(tiny_model_dir, tmp_path_factory):
+    return Model(tiny_model_dir, tmp_path_factory.mktemp("tiny-ct2"))
+
+
+@pytest.fixture(scope="module")
+def ending(tmp_path_factory):
+    """A tiny GPT-2 whose EOS competes with the other tokens: beams end at
+    different lengths, so the choice among finished hypotheses is exercised."""
+    source = build_tiny_gpt2(tmp_path_factory.mktemp("tiny-ends"), eos_boost=0.5)
+    return Model(source, tmp_path_factory.mktemp("tiny-ends-ct2"))
+
+
+@pytest.fixture(scope="module")
+def seed(tmp_path_factory):
+    out = tmp_path_factory.mktemp("seed-ct2")
+    return Model(SEED_MODEL_DIR, out, quantizations=(None, "int8"))
+
+
+def _beam_kwargs(settings, new_tokens):
+    return dict(
+        max_new_tokens=new_tokens,
+        min_new_tokens=settings.min_new_tokens,
+        num_beams=settings.num_beams,
+        no_repeat_ngram_size=settings.no_repeat_ngram_size,
+        early_stopping=settings.early_stopping,
+    )
+
+
+def _prefix_share(ids, reference) -> float:
+    """Share of `reference` reproduced before the first differing token."""
+    n = 0
+    for a, b in zip(ids, reference, strict=False):
+        if a != b:
+            break
+        n += 1
+    return n / max(len(reference), 1)
+
+
+def _compare_with_eager(model, prompts, settings, new_tokens):
+    """Assert ct2 == renormalized eager on every prompt, and == plain eager
+    wherever renormalizing does not change eager's result; return the count
+    of prompts identical to plain eager and the mean shared-prefix share."""
+    kwargs = _beam_kwargs(settings, new_tokens)
+    same, shares = 0, []
+    for prompt in prompts:
+        ids = model.ids(prompt)
+        (ct2,) = model.ct2.generate_ids([ids], **kwargs)
+        plain = model.eager(ids, settings, new_tokens)
+        renormalized = model.eager(ids, settings, new_tokens, renormalize=True)
+        assert ct2 == renormalized, prompt
+        if plain == renormalized:
+            assert ct2 == plain, prompt
+        same += ct2 == plain
+        shares.append(_prefix_share(ct2, plain))
+    return same, float(np.mean(shares))
+
+
+# -- conversion ---------------------------------------------------------------
+
+
+def test_convert_writes_model_tokenizer_and_source(tiny, tiny_model_dir):
+    out = tiny.dirs[None]
+    for name in ("model.bin", "config.json", "vocabulary.json", "tokenizer.json"):
+        assert (out / name).is_file(), name
+    metadata = json.loads((out / "metadata.json").read_text())
+    assert metadata["format"] == "ctranslate2"
+    assert metadata["name"] == tiny_model_dir.resolve().name
+    assert metadata["source_weights_sha256"] == sha256_file(
+        tiny_model_dir / "tf_model.h5"
+    )
+    vocabulary = json.loads((out / "vocabulary.json").read_text())
+    assert vocabulary == tiny.tokenizer.convert_ids_to_tokens(range(len(vocabulary)))
+    config = json.loads((out / "config.json").read_text())
+    assert config["eos_token"] == config["bos_token"] == "<|endoftext|>"
+    copied = GPT2TokenizerFast.from_pretrained(out)
+    assert copied.encode(PROMPTS[1]) == tiny.ids(PROMPTS[1])
+    with pytest.raises(FileExistsError):
+        convert(tiny_model_dir, out)
+
+
+def test_pytorch_layout_safetensors_convert_the_same(tiny, tiny_model_dir, tmp_path):
+    """A GPT-2 saved by PyTorch (h.0.attn.c_attn.weight, 1-D biases, a
+    causal-mask buffer, an explicit tied lm_head) converts to the same model."""
+    from safetensors.numpy import save_file
+
+    from textgen.ct2 import _read_weights
+
+    source = tmp_path / "pt"
+    source.mkdir()
+    for path in tiny_model_dir.iterdir():
+        if path.name != "tf_model.h5":
+            (source / path.name).write_bytes(path.read_bytes())
+    weights = _read_weights(tiny_model_dir / "tf_model.h5")
+    tensors = {
+        f"transformer.{k}": v.reshape(-1) if k.endswith("bias") else v
+        for k, v in weights.items()
+    }
+    tensors["lm_head.weight"] = weights["wte.weight"]
+    tensors["transformer.h.0.attn.bias"] = np.tril(np.ones((1, 1, 4, 4), np.float32))
+    save_file(tensors, str(source / "model.safetensors"))
+    runner = CT2Runner(
+        convert(source, tmp_path / "ct2"), "cpu", "float32", intra_threads=1
+    )
+    tokens = [runner.tokens[i] for i in tiny.ids(PROMPTS[2])]
+    np.testing.assert_array_equal(
+        np.asarray(runner.generator.forward_batch([tokens])),
+        np.asarray(tiny.ct2.generator.forward_batch([tokens])),
+    )
+
+
+@needs_seed
+def test_converted_seed_model_records_its_source(seed):
+    source = json.loads((SEED_MODEL_DIR / "metadata.json").read_text())
+    for quantization, out in seed.dirs.items():
+        metadata = json.loads((out / "metadata.json").read_text())
+        assert metadata["name"] == "debian-docs-gpt2"
+        assert metadata["source_weights_sha256"] == source["weights"]["sha256"]
+        assert metadata["quantization"] == (quantization or "float32")
+
+
+@pytest.mark.parametrize("which", ["tiny", pytest.param("seed", marks=needs_seed)])
+def test_float32_logits_equal_tensorflow(which, request):
+    model = request.getfixturevalue(which)
+    for prompt in PROMPTS[:3]:
+        ids = model.ids(prompt)
+        expected = model.tf(tf.constant([ids])).logits[0].numpy()
+        tokens = [model.ct2.tokens[i] for i in ids]
+        got = np.asarray(model.ct2.generator.forward_batch([tokens]))[0]
+        np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-4)
+
+
+# -- beam search against eager generate -----------------------------------------
+
+
+def test_beam_search_equals_eager_on_tiny_model(tiny):
+    settings = GenerationSettings(num_beams=3, no_repeat_ngram_size=3, min_new_tokens=6)
+    same, share = _compare_with_eager(tiny, PROMPTS, settings, new_tokens=20)
+    print(f"\ntiny: {same}/{len(PROMPTS)} identical to plain eager, prefix {share:.2f}")
+
+
+def test_beam_search_picks_finished_hypotheses_like_eager(ending):
+    """Beams end at different lengths: ct2's own ranking (score over prompt +
+    continuation length, running beams included) would pick other ones."""
+    settings = GenerationSettings(num_beams=3, no_repeat_ngram_size=3, min_new_tokens=4)
+    same, share = _compare_with_eager(ending, PROMPTS, settings, new_tokens=16)
+    print(
+        f"\nending: {same}/{len(PROMPTS)} identical to plain eager, prefix {share:.2f}"
+    )
+    kwargs = _beam_kwargs(settings, 16)
+    options = dict(
+        beam_size=3, num_hypotheses=3, length_penalty=1.0, return_scores=True
+    )
+    lengths, overruled = set(), 0
+    for prompt in PROMPTS:
+        ids = ending.ids(prompt)
+        (picked,) = ending.ct2.generate_ids([ids], **kwargs)
+        lengths.add(len(picked))
+        result, start = ending.ct2._generate_one(ids, options, 16, 4, 3)
+        own_best = ending.ct2._new_tokens(start, result.sequences_ids[0])
+        overruled += ending.ct2._strip(own_best) != picked
+    assert len(lengths) > 1 and min(lengths) < 15  # EOS reached, at various points
+    assert overruled >= 1  # ct2's own first choice was not eager's
+
+
+@needs_seed
+def test_seed_model_beam_search_equals_eager(seed):
+    settings = GenerationSettings(
+        num_beams=3, no_repeat_ngram_size=4, min_new_tokens=10
+    )
+    prompts = FIXED_PROMPTS[:3]
+    same, share = _compare_with_eager(seed, prompts, settings, new_tokens=30)
+    print(f"\nseed: {same}/{len(prompts)} identical to plain eager, prefix {share:.2f}")
+
+
+@needs_seed
+def test_seed_model_greedy_equals_plain_eager(seed):
+    settings = GenerationSettings(
+        num_beams=1, no_repeat_ngram_size=4, min_new_tokens=10
+    )
+    for prompt in FIXED_PROMPTS[3:5]:
+        ids = seed.ids(prompt)
+        (ct2,) = seed.ct2.generate_ids([ids], **_beam_kwargs(settings, 30))
+        assert ct2 == seed.eager(ids, settings, 30), prompt
+
+
+@needs_seed
+def test_seed_model_int8_mostly_agrees_with_float32(seed):
+    """float32 ct2 is eager's twin (above); int8 weights move near-ties."""
+    prompts = [seed.ids(p) for p in FIXED_PROMPTS]
+    kwargs = dict(
+        max_new_tokens=30, min_new_tokens=10, num_beams=3, no_repeat_ngram_size=4
+    )
+    reference = seed.ct2.generate_ids(prompts, **kwargs)
+    int8 = seed.runners["int8"].generate_ids(prompts, **kwargs)
+    shares = [_prefix_share(a, b) for a, b in zip(int8, reference, strict=True)]
+    identical = sum(a == b for a, b in zip(int8, reference, strict=True))
+    print(
+        f"\nint8 vs float32: {identical}/{len(prompts)} identical, "
+        f"mean shared prefix {np.mean(shares):.2f}"
+    )
+    assert np.mean(shares) > 0.5
+
+
+# -- no-repeat n-grams over prompt + continuation ------------------------------
+
+
+def test_split_prompt_leaves_every_ngram_to_a_ct2_check():
+    prompt = [10, 11, 12, 13, 14, 15, 11, 12]
+    static, start, suppress = CT2Runner.split_prompt(prompt, 3)
+    assert (static, start) == ([10, 11, 12, 13, 14], [15, 11, 12])
+    # n-grams starting in the static part or at the first start token (15);
+    # later ones lie in what ct2's own check scans ([11, 12] + continuation).
+    assert suppress == [
+        [10, 11, 12],
+        [11, 12, 13],
+        [12, 13, 14],
+        [13, 14, 15],
+        [14, 15, 11],
+        [15, 11, 12],
+    ]
+    assert CT2Runner.split_prompt([10, 11, 12], 3) == ([], [10, 11, 12], [[10, 11, 12]])
+    assert CT2Runner.split_prompt([10, 11], 3) == ([], [10, 11], [])
+    assert CT2Runner.split_prompt([10, 11, 12], 0) == ([10, 11], [12], [])
+
+
+def _repeats(prompt, new, n) -> int:
+    """n-grams holding a new token that already occur earlier in prompt + new."""
+    seq = prompt + new
+    grams = [tuple(seq[i : i + n]) for i in range(len(seq) - n + 1)]
+    return sum(grams[i] in grams[:i] for i in range(len(grams)) if i + n > len(prompt))
+
+
+@needs_seed
+@pytest.mark.parametrize("mode", ["beam", "sample"])
+def test_ngrams_of_the_prompt_are_not_repeated(seed, mode):
+    """transformers' rule; ct2's own check alone misses the prompt's n-grams
+    (here 4 of these 21 beam continuations would repeat one)."""
+    text = "The system is a system, and the system is a Debian system, and the"
+    prompts = [seed.ids(p) for p in [*FIXED_PROMPTS, text]]
+    for n in (3, 4):
+        outs = seed.runners["int8"].generate_ids(
+            prompts,
+            max_new_tokens=40,
+            min_new_tokens=10,
+            num_beams=4,
+            no_repeat_ngram_size=n,
+            mode=mode,
+            seeds=list(range(len(prompts))),
+        )
+        assert [_repeats(p, o, n) for p, o in zip(prompts, outs, strict=True)] == [
+            0
+        ] * len(prompts)
+
+
+# -- lengths ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("mode", ["beam", "sample"])
+def test_min_and_max_new_tokens_are_respected(mode, tiny, eos_model_dir, tmp_path):
+    ends_at_once = CT2Runner(
+        convert(eos_model_dir, tmp_path / "eos"), "cpu", "float32", intra_threads=1
+    )
+    prompts = [tiny.ids(p) for p in PROMPTS[:3]]
+    common = dict(num_beams=3, no_repeat_ngram_size=3, mode=mode, seeds=[1, 2, 3])
+    # A model that wants EOS at once gets exactly min_new_tokens tokens.
+    for low in (1, 5):
+        out = ends_at_once.generate_ids(
+            prompts, max_new_tokens=12, min_new_tokens=low, **common
+        )
+        assert [len(ids) for ids in out] == [low] * 3
+    # EOS banned for all of them: exactly max_new_tokens, from either model.
+    for runner in (ends_at_once, tiny.ct2):
+        out = runner.generate_ids(prompts, max_new_tokens=9, min_new_tokens=9, **common)
+        assert [len(ids) for ids in out] == [9] * 3
+    out = tiny.ct2.generate_ids(prompts, max_new_tokens=9, min_new_tokens=2, **common)
+    assert all(2 <= len(ids) <= 9 for ids in out)
+
+
+# -- sampling -----------------------------------------------------------------
+
+
+@needs_seed
+def test_sampling_is_reproducible_from_the_seed(seed):
+    runner = seed.runners["int8"]  # the CPU default
+    prompts = [seed.ids(p) for p in FIXED_PROMPTS[:3]]
+    kwargs = dict(
+        max_new_tokens=20,
+        min_new_tokens=5,
+        num_beams=1,
+        no_repeat_ngram_size=4,
+        mode="sample",
+        top_p=0.9,
+        temperature=0.8,
+    )
+    first = runner.generate_ids(prompts, seeds=[1, 2, 3], **kwargs)
+    # Same runner, same seeds again: ct2 keeps one random generator per worker
+    # thread, seeded once; the runner must still reproduce the draw.
+    assert runner.generate_ids(prompts, seeds=[1, 2, 3], **kwargs) == first
+    # A prompt's draw does not depend on the other prompts of the call.
+    assert runner.generate_ids(prompts[1:2], seeds=[2], **kwargs) == first[1:2]
+    other = runner.generate_ids(prompts, seeds=[4, 5, 6], **kwargs)
+    assert sum(a != b for a, b in zip(first, other, strict=True)) >= 2
+    unseeded = runner.generate_ids(prompts, **kwargs)
+    assert all(5 <= len(ids) <= 20 for ids in unseeded)
+
+
+# -- guards -------------------------------------------------------------------
+
+
+def test_rejects_what_it_cannot_do(tiny):
+    ids = tiny.ids(PROMPTS[0])
+    kwargs = dict(max_new_tokens=5, min_new_tokens=1, num_beams=2)
+    with pytest.raises(ValueError, match="early_stopping"):
+        tiny.ct2.generate_ids(
+            [ids], no_repeat_ngram_size=0, early_stopping=False, **kwargs
+        )
+    with pytest.raises(ValueError, match="mode"):
+        tiny.ct2.generate_ids([ids], no_repeat_ngram_size=0, mode="nucleus", **kwargs)
+    with pytest.raises(ValueError, match="positions"):
+        tiny.ct2.generate_ids([ids * 200], no_repeat_ngram_size=0, **kwargs)
+    with pytest.raises(ValueError, match="empty"):
+        tiny.ct2.generate_ids([[]], no_repeat_ngram_size=0, **kwargs)

@@ -1,0 +1,586 @@
+"""A CTranslate2 backend: convert a GPT-2 checkpoint with numpy, generate with ct2.
+
+No PyTorch anywhere: `convert` reads the TF (or PyTorch-layout) weights with
+safetensors.numpy / h5py and fills ctranslate2's TransformerDecoderModelSpec
+the way ctranslate2's own GPT2Loader (converters/transformers.py) does, with
+numpy arrays instead of torch modules.  `CT2Runner` loads the converted
+directory with ctranslate2.Generator and returns new token ids.
+
+Beam search reproduces transformers' TF `generate` (eager.py) except in one
+point ct2 does not let us change: it bans tokens (no-repeat n-grams, EOS
+before min_new_tokens) by masking logits *before* its log-softmax, so a
+beam's next-token log-probs are renormalized over the allowed tokens, where
+transformers applies its processors *after* log_softmax and the banned mass
+is lost.  Scores then differ whenever a banned token had real probability,
+and beams go another way: on the seed model with the app's beam settings
+(5 beams, no-repeat 4, min 20, 50 new tokens) none of the 20 FIXED_PROMPTS
+is identical to eager, the first difference comes after 0-46 tokens (median
+20).  With that one change made to eager (a last processor that
+log-softmaxes again), float32 ct2 equals it on all 20, token for token
+(tests/textgen/test_ct2.py checks it on fewer, shorter runs).
+The other differences are undone here: which hypothesis is returned
+(`CT2Runner._pick_beam`) and n-grams of the prompt (`CT2Runner.split_prompt`).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import tempfile
+import threading
+from pathlib import Path
+
+import numpy as np
+
+from .files import sha256_file
+from .loading import ModelLoadError, read_config, weights_file
+
+TOKENIZER_FILES = (
+    "tokenizer.json",
+    "vocab.json",
+    "merges.txt",
+    "tokenizer_config.json",
+    "special_tokens_map.json",
+    "added_tokens.json",
+)
+# config.json "activation_function" -> ctranslate2 Activation name (the same
+# table as ctranslate2.converters.transformers._SUPPORTED_ACTIVATIONS).
+_ACTIVATIONS = {
+    "gelu": "GELU",
+    "gelu_python": "GELU",
+    "gelu_new": "GELUTanh",
+    "gelu_fast": "GELUTanh",
+    "gelu_pytorch_tanh": "GELUTanh",
+    "quick_gelu": "GELUSigmoid",
+    "relu": "RELU",
+    "silu": "SWISH",
+    "swish": "SWISH",
+}
+
+
+# --------------------------------------------------------------------------
+# Reading the checkpoint
+# --------------------------------------------------------------------------
+
+
+def _canonical_name(name: str) -> str | None:
+    """One spelling for TF and PyTorch weight names, or None for non-weights.
+
+    TF:      [transformer/tfgpt2lm_head_model/]transformer/h_._0/ln_1/gamma:0
+    PyTorch: [transformer.]h.0.ln_1.weight
+    both become  h.0.ln_1.weight ; embeddings become wte.weight / wpe.weight.
+    """
+    name = re.sub(r":\d+$", "", name).replace("/", ".")
+    if name.startswith("lm_head."):
+        return name
+    match = re.search(r"(?:^|\.)((?:h_?\.?_?\d+|wte|wpe|ln_f)(?:\..*)?)$", name)
+    if not match:
+        return None
+    name = match.group(1)
+    name = re.sub(r"^h_\._(\d+)", r"h.\1", name)
+    name = re.sub(r"\.embeddings$", ".weight", name)
+    name = re.sub(r"\.gamma$", ".weight", name)
+    name = re.sub(r"\.beta$", ".bias", name)
+    # PyTorch GPT-2 buffers (causal mask), not weights.
+    if name.endswith((".attn.bias", ".attn.masked_bias")):
+        return None
+    return name
+
+
+def _read_weights(path: Path) -> dict[str, np.ndarray]:
+    """All tensors of a safetensors or Keras h5 file, canonical names, float32."""
+    raw: dict[str, np.ndarray] = {}
+    if path.suffix == ".safetensors":
+        from safetensors.numpy import load_file
+
+        raw = load_file(str(path))
+    else:
+        import h5py
+
+        with h5py.File(path, "r") as handle:
+
+            def visit(name, obj):
+                if isinstance(obj, h5py.Dataset):
+                    raw[name] = obj[()]
+
+            handle.visititems(visit)
+    weights = {}
+    for name, value in raw.items():
+        key = _canonical_name(name)
+        if key is None:
+            continue
+        if key in weights:
+            raise ModelLoadError(f"weight {key} appears twice in {path}")
+        weights[key] = np.asarray(value, dtype=np.float32)
+    return weights
+
+
+def _take(weights: dict[str, np.ndarray], key: str, path: Path) -> np.ndarray:
+    try:
+        return weights.pop(key)
+    except KeyError:
+        raise ModelLoadError(f"weight {key} is missing in {path}") from None
+
+
+def _read_tokens(model_dir: Path, vocab_size: int) -> list[str]:
+    """The vocabulary in id order (tokenizer.json, else vocab.json)."""
+    vocab: dict[str, int]
+    if (model_dir / "tokenizer.json").is_file():
+        from tokenizers import Tokenizer
+
+        tokenizer = Tokenizer.from_file(str(model_dir / "tokenizer.json"))
+        vocab = tokenizer.get_vocab(with_added_tokens=True)
+    elif (model_dir / "vocab.json").is_file():
+        vocab = json.loads((model_dir / "vocab.json").read_text(encoding="utf-8"))
+        added = model_dir / "added_tokens.json"
+        if added.is_file():
+            vocab.update(json.loads(added.read_text(encoding="utf-8")))
+    else:
+        raise ModelLoadError(f"no tokenizer.json or vocab.json in {model_dir}")
+    by_id = {index: token for token, index in vocab.items()}
+    if len(by_id) != len(vocab) or max(by_id) >= vocab_size:
+        raise ModelLoadError(
+            f"the vocabulary of {model_dir} does not fit the model "
+            f"({len(vocab)} tokens, vocab_size {vocab_size})"
+        )
+    # An embedding matrix larger than the tokenizer (padded vocab_size) gets
+    # placeholder tokens: never produced by the tokenizer, unique for ct2.
+    return [by_id.get(i, f"<|ct2_unused_{i}|>") for i in range(vocab_size)]
+
+
+# --------------------------------------------------------------------------
+# Building the ctranslate2 spec
+# --------------------------------------------------------------------------
+
+
+def _linear(spec, weights, prefix: str, path: Path) -> None:
+    """GPT-2's Conv1D stores [in, out]; ct2 (like torch Linear) wants [out, in]."""
+    spec.weight = np.ascontiguousarray(_take(weights, f"{prefix}.weight", path).T)
+    spec.bias = _take(weights, f"{prefix}.bias", path).reshape(-1)
+
+
+def _layer_norm(spec, weights, prefix: str, path: Path) -> None:
+    spec.gamma = _take(weights, f"{prefix}.weight", path).reshape(-1)
+    spec.beta = _take(weights, f"{prefix}.bias", path).reshape(-1)
+
+
+def build_spec(model_dir, weights: dict[str, np.ndarray] | None = None):
+    """The ctranslate2 TransformerDecoderModelSpec of a GPT-2 directory.
+
+    Mirrors ctranslate2.converters.transformers.GPT2Loader: pre-norm decoder,
+    fused qkv (c_attn) as self_attention.linear[0], learned position
+    encodings (wpe), final layer norm, unscaled embeddings and an output
+    projection tied to the token embedding (wte).
+    """
+    from ctranslate2.specs import common_spec, transformer_spec
+
+    model_dir = Path(model_dir)
+    config = read_config(model_dir)
+    path = weights_file(model_dir)
+    if weights is None:
+        weights = _read_weights(path)
+    weights = dict(weights)
+    activation = config.get("activation_function", "gelu_new")
+    if activation not in _ACTIVATIONS:
+        raise ModelLoadError(f"activation {activation!r} is not supported by ct2")
+    # Variants ct2's decoder cannot express: refuse rather than convert wrongly.
+    if config.get("scale_attn_by_inverse_layer_idx") or not config.get(
+        "scale_attn_weights", True
+    ):
+        raise ModelLoadError(f"{model_dir}: attention scaling variant not supported")
+
+    spec = transformer_spec.TransformerDecoderModelSpec.from_config(
+        config["n_layer"],
+        config["n_head"],
+        pre_norm=True,
+        activation=getattr(common_spec.Activation, _ACTIVATIONS[activation]),
+    )
+    spec.config.layer_norm_epsilon = float(config.get("layer_norm_epsilon", 1e-5))
+    decoder = spec.decoder
+    decoder.scale_embeddings = False
+    wte = _take(weights, "wte.weight", path)
+    decoder.embeddings.weight = wte
+    decoder.position_encodings.encodings = _take(weights, "wpe.weight", path)
+    _layer_norm(decoder.layer_norm, weights, "ln_f", path)
+    for i, layer in enumerate(decoder.layer):
+        prefix = f"h.{i}"
+        _layer_norm(layer.self_attention.layer_norm, weights, f"{prefix}.ln_1", path)
+        _linear(layer.self_attention.linear[0], weights, f"{prefix}.attn.c_attn", path)
+        _linear(layer.self_attention.linear[1], weights, f"{prefix}.attn.c_proj", path)
+        _layer_norm(layer.ffn.layer_norm, weights, f"{prefix}.ln_2", path)
+        _linear(layer.ffn.linear_0, weights, f"{prefix}.mlp.c_fc", path)
+        _linear(layer.ffn.linear_1, weights, f"{prefix}.mlp.c_proj", path)
+    # GPT-2's head is tied to wte and has no bias; a checkpoint that stores
+    # lm_head.weight explicitly (PyTorch) holds the same matrix.
+    head = weights.pop("lm_head.weight", wte)
+    decoder.projection.weight = head
+    leftover = sorted(weights)
+    if leftover:
+        raise ModelLoadError(f"unexpected weights in {path}: {leftover[:5]}")
+
+    vocab_size = int(config.get("vocab_size", wte.shape[0]))
+    if wte.shape[0] != vocab_size:
+        raise ModelLoadError(
+            f"wte has {wte.shape[0]} rows but config.vocab_size is {vocab_size}"
+        )
+    tokens = _read_tokens(model_dir, vocab_size)
+    eos_id = config.get("eos_token_id")
+    if not isinstance(eos_id, int) or not 0 <= eos_id < vocab_size:
+        raise ModelLoadError(f"{model_dir}: config.json has no usable eos_token_id")
+    eos = tokens[eos_id]  # "<|endoftext|>" for GPT-2
+    spec.config.bos_token = eos
+    spec.config.eos_token = eos
+    spec.config.unk_token = eos
+    spec.register_vocabulary(tokens)
+    return spec
+
+
+def _source_name(model_dir: Path) -> str:
+    try:
+        return json.loads((model_dir / "metadata.json").read_text())["name"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return model_dir.resolve().name
+
+
+def convert(
+    model_dir, out_dir, quantization: str | None = None, *, force: bool = False
+) -> Path:
+    """Convert a GPT-2 directory into a ctranslate2 model directory `out_dir`.
+
+    `quantization` is ct2's weight type (None keeps float32; "int8",
+    "float16", "int8_float16", ...).  Tokenizer files are copied next to the
+    model and metadata.json records the source (name, weights sha256).  The
+    directory is written aside and renamed into place, so a failed conversion
+    leaves nothing half-written; an existing `out_dir` needs `force`.
+    """
+    model_dir = Path(model_dir)
+    out_dir = Path(out_dir)
+    if out_dir.exists() and not force:
+        raise FileExistsError(f"{out_dir} already exists (force=True replaces it)")
+    config = read_config(model_dir)
+    source_weights = weights_file(model_dir)
+    spec = build_spec(model_dir)
+    spec.validate()
+    spec.optimize(quantization=quantization)
+
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}-", dir=out_dir.parent))
+    try:
+        spec.save(str(staging))  # model.bin, config.json (ct2's), vocabulary.json
+        for name in TOKENIZER_FILES:
+            if (model_dir / name).is_file():
+                shutil.copyfile(model_dir / name, staging / name)
+        metadata = {
+            "name": _source_name(model_dir),
+            "source_weights_sha256": sha256_file(source_weights),
+            "source_weights_file": source_weights.name,
+            "format": "ctranslate2",
+            "quantization": quantization or "float32",
+            "n_positions": config.get("n_positions"),
+        }
+        (staging / "metadata.json").write_text(json.dumps(metadata, indent=2) + "\n")
+        if out_dir.exists():
+            shutil.rmtree(out_dir)
+        staging.rename(out_dir)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return out_dir
+
+
+# --------------------------------------------------------------------------
+# Generation
+# --------------------------------------------------------------------------
+
+
+# ctranslate2's random generator is process-wide: seeding and sampling must
+# not interleave between threads.
+_SEED_LOCK = threading.Lock()
+
+
+def default_device() -> str:
+    """The device for device="auto": cuda when ctranslate2 sees a GPU, else cpu."""
+    import ctranslate2
+
+    return "cuda" if ctranslate2.get_cuda_device_count() > 0 else "cpu"
+
+
+class CT2Runner:
+    """A converted model loaded in ctranslate2; prompts and results are token ids.
+
+    `intra_threads` is ctranslate2's threads per generation (0: its default);
+    give 1 when the process also runs TensorFlow on a small machine.
+    """
+
+    def __init__(
+        self,
+        model_dir,
+        device: str = "auto",
+        compute_type: str | None = None,
+        *,
+        intra_threads: int = 0,
+    ):
+        self.model_dir = Path(model_dir)
+        self.device = default_device() if device == "auto" else device
+        if compute_type is None:
+            compute_type = "float16" if self.device == "cuda" else "int8"
+        self.compute_type = compute_type
+        self.intra_threads = intra_threads
+        self.generator = self._new_generator()
+        self.tokens: list[str] = json.loads(
+            (self.model_dir / "vocabulary.json").read_text(encoding="utf-8")
+        )
+        ct2_config = json.loads((self.model_dir / "config.json").read_text())
+        self.eos_id = self.tokens.index(ct2_config["eos_token"])
+        # ct2 does not put a start token equal to its BOS back into results.
+        self.bos_id = self.tokens.index(ct2_config["bos_token"])
+        try:
+            self.metadata = json.loads((self.model_dir / "metadata.json").read_text())
+        except (OSError, ValueError):
+            self.metadata = {}
+
+    def _new_generator(self):
+        import ctranslate2
+
+        return ctranslate2.Generator(
+            str(self.model_dir),
+            device=self.device,
+            compute_type=self.compute_type,
+            intra_threads=self.intra_threads,
+        )
+
+    def generate_ids(
+        self,
+        prompts: list[list[int]],
+        *,
+        max_new_tokens: int,
+        min_new_tokens: int,
+        num_beams: int,
+        no_repeat_ngram_size: int,
+        early_stopping: bool = True,
+        mode: str = "beam",
+        top_p: float = 0.9,
+        temperature: float = 0.8,
+        seeds: list[int] | None = None,
+    ) -> list[list[int]]:
+        """New token ids per prompt (prompt excluded, cut before the first EOS).
+
+        Between `min_new_tokens` and `max_new_tokens` new tokens, EOS included
+        in the count (as transformers' min_length / max_new_tokens).  Repeated
+        n-grams are banned over prompt + continuation, as transformers does.
+
+        mode="beam": beam search with `num_beams`, length penalty 1, and the
+        result transformers' TF beam search would pick from the same
+        hypotheses (`_pick_beam`).  Only early_stopping=True exists in ct2
+        (stop once num_beams hypotheses ended).
+        mode="sample": nucleus sampling over the full vocabulary (top_p,
+        temperature), reproducible per prompt from `seeds` (None: not
+        reproducible, and cheaper, see `_sample_one`).
+
+        Each prompt is its own ct2 call, see `_generate_one` for why.
+        """
+        prompts = [[int(i) for i in prompt] for prompt in prompts]
+        self._check(prompts, max_new_tokens, min_new_tokens, no_repeat_ngram_size)
+        lengths = (max_new_tokens, min_new_tokens, no_repeat_ngram_size)
+        if mode == "beam":
+            if num_beams < 1:
+                raise ValueError(f"num_beams must be >= 1, got {num_beams}")
+            if num_beams > 1 and not early_stopping:
+                raise ValueError(
+                    "ctranslate2's beam search always stops once num_beams "
+                    "hypotheses are finished (early_stopping=True)"
+                )
+            options = dict(
+                beam_size=num_beams,
+                num_hypotheses=num_beams,
+                length_penalty=1.0,
+                return_scores=True,
+            )
+            return [
+                self._pick_beam(*self._generate_one(prompt, options, *lengths))
+                for prompt in prompts
+            ]
+        if mode == "sample":
+            if seeds is None:
+                seeds = [None] * len(prompts)  # not reproducible
+            if len(seeds) != len(prompts):
+                raise ValueError(f"{len(seeds)} seeds for {len(prompts)} prompts")
+            if not 0.0 < top_p <= 1.0:
+                raise ValueError(f"top_p must be in (0, 1], got {top_p}")
+            if temperature <= 0.0:
+                raise ValueError(f"temperature must be > 0, got {temperature}")
+            options = dict(
+                beam_size=1,
+                sampling_topk=0,  # 0: the whole vocabulary, cut by top_p only
+                sampling_topp=float(top_p),
+                sampling_temperature=float(temperature),
+            )
+            results = []
+            for prompt, seed in zip(prompts, seeds, strict=True):
+                result, start = self._sample_one(prompt, seed, options, *lengths)
+                new = self._new_tokens(start, result.sequences_ids[0])
+                results.append(self._strip(new))
+            return results
+        raise ValueError(f"mode must be 'beam' or 'sample', got {mode!r}")
+
+    # -- helpers -----------------------------------------------------------
+
+    def _check(self, prompts, max_new_tokens, min_new_tokens, ngram) -> None:
+        if max_new_tokens < 1:
+            raise ValueError(f"max_new_tokens must be >= 1, got {max_new_tokens}")
+        if not 0 <= min_new_tokens <= max_new_tokens:
+            raise ValueError(
+                f"min_new_tokens must be in [0, {max_new_tokens}], got {min_new_tokens}"
+            )
+        if ngram < 0:
+            raise ValueError(f"no_repeat_ngram_size must be >= 0, got {ngram}")
+        n_positions = self.metadata.get("n_positions")
+        for prompt in prompts:
+            if not prompt:
+                raise ValueError("empty prompt: GPT-2 needs at least one token")
+            if min(prompt) < 0 or max(prompt) >= len(self.tokens):
+                raise ValueError("prompt token id outside the vocabulary")
+            if n_positions and len(prompt) + max_new_tokens > n_positions:
+                raise ValueError(
+                    f"{len(prompt)} prompt + {max_new_tokens} new tokens exceed "
+                    f"the model's {n_positions} positions"
+                )
+
+    def _sample_one(self, prompt, seed, options, max_new, min_new, ngram):
+        """One sampled continuation that depends on (seed, prompt) only.
+
+        seed None: any draw, on the runner's own Generator.
+
+        One prompt per call: the draws of a batch come from one random
+        stream, so a prompt's tokens would depend on its batch neighbours
+        and on when they finish.
+
+        ctranslate2.set_random_seed alone is not enough (checked with 4.8.5):
+        each worker thread builds its own random generator (thread_local,
+        also the CUDA curand states) from the global seed the first time it
+        samples and never reseeds it, so a Generator that has sampled once
+        ignores later seeds.  The seeded call therefore runs on a fresh
+        Generator, whose new worker thread seeds its generator from `seed`
+        at its first draw.  That costs one model load per prompt (7 ms for
+        the 21 MB seed model on CPU).  The lock keeps other threads from
+        changing the global seed in between.
+        """
+        import ctranslate2
+
+        if seed is None:
+            return self._generate_one(prompt, options, max_new, min_new, ngram)
+        with _SEED_LOCK:
+            ctranslate2.set_random_seed(int(seed) % 2**32)
+            generator = self._new_generator()
+            try:
+                return self._generate_one(
+                    prompt, options, max_new, min_new, ngram, generator=generator
+                )
+            finally:
+                del generator
+
+    @staticmethod
+    def split_prompt(prompt: list[int], ngram: int):
+        """(static prompt, start tokens, n-grams to suppress) for one prompt.
+
+        transformers bans an n-gram repeated anywhere in prompt +
+        continuation.  ct2's no-repeat check only scans the tokens produced by
+        its decoding loop: not a static_prompt (forwarded in one pass), not
+        the first start token.  So the prompt is cut in two:
+
+        - static: all but the last max(ngram, 1) tokens, forwarded at once
+          (a long prompt costs one forward pass, not one step per token);
+        - start: the rest; with include_prompt_in_result=True ct2 runs these
+          through its loop (constrained), so all but the first of them are in
+          the scanned sequence.  ngram - 1 of them hold every context (last
+          n - 1 tokens) a continuation step can have;
+        - suppress: the prompt n-grams that start in the static part or at
+          the first start token, which the scan cannot see; ct2's
+          suppress_sequences bans their last token after their first n - 1.
+
+        A prompt shorter than ngram is not cut; the one n-gram that begins at
+        its first token and runs into the continuation is then not banned.
+        """
+        tail = max(ngram, 1)
+        if len(prompt) <= tail:
+            static, start = [], list(prompt)
+        else:
+            static, start = list(prompt[:-tail]), list(prompt[-tail:])
+        suppress = []
+        if ngram:
+            for first in range(min(len(static), len(prompt) - ngram) + 1):
+                gram = prompt[first : first + ngram]
+                if gram not in suppress:
+                    suppress.append(gram)
+        return static, start, suppress
+
+    def _generate_one(self, prompt, options, max_new, min_new, ngram, generator=None):
+        """One ct2 generate_batch call for one prompt: (GenerationResult, start).
+
+        One prompt per call because static_prompt and suppress_sequences
+        apply to a whole call (see split_prompt).  Lengths: with
+        include_prompt_in_result=True ct2's max_length and min_length count
+        the start tokens after the first (the constrained loop "generates"
+        them) and not the static prompt, so both get len(start) - 1 added.
+        return_end_token=True keeps the EOS that tells a finished hypothesis.
+        """
+        static, start, suppress = self.split_prompt(prompt, ngram)
+        kwargs = dict(options)
+        if static:
+            kwargs.update(
+                static_prompt=[self.tokens[i] for i in static],
+                cache_static_prompt=False,
+            )
+        if suppress:
+            kwargs["suppress_sequences"] = [
+                [self.tokens[i] for i in gram] for gram in suppress
+            ]
+        offset = len(start) - 1
+        (result,) = (generator or self.generator).generate_batch(
+            [[self.tokens[i] for i in start]],
+            max_length=offset + max_new,
+            min_length=offset + min_new,
+            no_repeat_ngram_size=ngram,
+            include_prompt_in_result=True,
+            return_end_token=True,
+            **kwargs,
+        )
+        return result, start
+
+    def _new_tokens(self, start: list[int], sequence) -> list[int]:
+        """The continuation part of a ct2 sequence (which holds `start`)."""
+        sequence = list(sequence)
+        # ct2 leaves out a first start token equal to its BOS token.
+        shown = start[1:] if start[0] == self.bos_id else start
+        if sequence[: len(shown)] != shown:
+            raise RuntimeError("ctranslate2 returned a sequence without its prompt")
+        return sequence[len(shown) :]
+
+    def _strip(self, tokens: list[int]) -> list[int]:
+        return tokens[: tokens.index(self.eos_id)] if self.eos_id in tokens else tokens
+
+    def _pick_beam(self, result, start: list[int]) -> list[int]:
+        """Choose among ct2's hypotheses the one transformers' TF beam search returns.
+
+        ct2 ranks hypotheses by score / length where length counts the start
+        tokens after the first (include_prompt_in_result=True) plus the new
+        tokens with the EOS; transformers divides by the new tokens with the
+        EOS only.  And at max length transformers returns the best *finished*
+        hypothesis (ended with EOS) whenever there is one, where ct2 also
+        ranks the beams still running.  So: undo ct2's normalization, redo
+        transformers', prefer finished hypotheses.  (ct2 returns its best
+        num_beams by its own ranking; transformers' choice could only be
+        missing from them when its lengths differ from the others' a lot.)
+        """
+        offset = len(start) - 1
+        candidates = []
+        for sequence, score in zip(result.sequences_ids, result.scores, strict=True):
+            new = self._new_tokens(start, sequence)
+            if not new:
+                continue
+            total = score * (offset + len(new))  # sum of log-probs of the new tokens
+            candidates.append((new[-1] == self.eos_id, total / len(new), new))
+        finished = [c for c in candidates if c[0]]
+        best = max(finished or candidates, key=lambda c: c[1])
+        return self._strip(best[2])
