@@ -8,7 +8,11 @@ document latency (median of --repeats) and documents per minute for
   (b) this engine, one prompt per call;
   (c) this engine, a batch of --batch prompts per call;
 
-and the worker's peak RSS.  Models: "seed" (the bundled seed model), "124m"
+and the worker's peak RSS; then CTranslate2 (if installed) on the same
+prompts and lengths, float32 and int8: through this project's backend and
+through ct2's own generate_batch, with token agreement.
+
+Models: "seed" (the bundled seed model), "124m"
 (GPT2Config() with random weights, EOS suppressed so every document is the
 full --new-tokens long) and "tiny" (a smoke test).  The last line printed is
 one JSON object with every figure.
@@ -44,7 +48,7 @@ def _parse_args(argv=None):
         default=100,
         help="forced document length for 124m and tiny",
     )
-    parser.add_argument("--buckets", default="16,32,64")
+    parser.add_argument("--buckets", help="length buckets (default: the engine's)")
     parser.add_argument("--skip-eager", action="store_true")
     parser.add_argument("--worker", help=argparse.SUPPRESS)  # model dir, internal
     parser.add_argument("--forced", action="store_true", help=argparse.SUPPRESS)
@@ -75,14 +79,16 @@ def _current_rss_mb() -> float:
 def _settings(args):
     from textgen import GenerationSettings
 
-    buckets = tuple(int(b) for b in args.buckets.split(","))
+    options = {}
+    if args.buckets:
+        options["length_buckets"] = tuple(int(b) for b in args.buckets.split(","))
     if args.forced:  # EOS suppressed for every new token: full-length documents
-        return GenerationSettings(
-            max_length=args.new_tokens,
+        options.update(
+            max_new_tokens=args.new_tokens,
             min_new_tokens=args.new_tokens,
-            length_buckets=buckets,
+            longest=max(args.new_tokens, 200),
         )
-    return GenerationSettings(length_buckets=buckets)
+    return GenerationSettings(**options)
 
 
 def _sizes(text: str) -> tuple[int, ...]:
@@ -108,9 +114,12 @@ def _eager_doc(generator, prompt):
     from textgen.eager import eager_generate_ids
 
     prepared = generator.prepare(prompt)
-    new_tokens = generator.settings.new_tokens(prepared.bucket)
     return eager_generate_ids(
-        generator.model, prepared.ids, generator.settings, generator.eos_id, new_tokens
+        generator.model,
+        prepared.ids,
+        generator.settings,
+        generator.eos_id,
+        prepared.new_tokens,
     )
 
 
@@ -125,12 +134,79 @@ def _measure(generator, args) -> dict:
     out["batch_equals_single"] = batch_ids[0] == ids[0]
     out["peak_rss_mb_engine"] = _rss_mb()
     out["rss_mb_engine_now"] = _current_rss_mb()
+    out.update(_measure_ct2(generator, args, prompts, batch_ids))
     if not args.skip_eager:
         eager, eager_ids = _timed(
             lambda: _eager_doc(generator, prompts[0]), args.repeats
         )
         out["eager_s"] = eager
         out["eager_equals_engine"] = eager_ids == ids[0]
+    return out
+
+
+def _agreement(ours, theirs) -> float:
+    """Share of the TF engine's tokens that the other engine gives at the same place."""
+    pairs = zip(ours, theirs, strict=True)
+    same = sum(a == b for x, y in pairs for a, b in zip(x, y, strict=False))
+    total = sum(len(x) for x in ours)
+    return same / total if total else 1.0
+
+
+def _measure_ct2(generator, args, prompts, tf_ids) -> dict:
+    """CTranslate2 on the same prompts and lengths, in this process, if installed.
+
+    For float32 and int8: our backend (CT2Runner, what TEXTGEN_BACKEND=
+    ctranslate2 runs) one prompt and `--batch` prompts, and ct2's own
+    generate_batch on the same prompts (its plain beam search: what ct2 does
+    with no help), plus token agreement with the TF engine.
+    """
+    try:
+        import ctranslate2  # noqa: F401
+    except ImportError:
+        return {}
+    from textgen.backends import converted_copy
+    from textgen.ct2 import CT2Runner
+
+    copy = converted_copy(Path(args.worker))
+    settings = generator.settings
+    prepared = [generator.prepare(prompt) for prompt in prompts]
+    new = prepared[0].new_tokens
+    options = dict(
+        max_new_tokens=new,
+        min_new_tokens=min(settings.min_new_tokens, new),
+        num_beams=settings.num_beams,
+        no_repeat_ngram_size=settings.no_repeat_ngram_size,
+    )
+    ids = [list(p.ids) for p in prepared]
+    out = {}
+    for compute_type in ("float32", "int8"):
+        runner = CT2Runner(copy, device="cpu", compute_type=compute_type)
+        tokens = [[runner.tokens[i] for i in row] for row in ids]
+
+        def ours(rows, runner=runner):
+            return runner.generate_ids(rows, **options)
+
+        def own(rows, runner=runner):
+            return runner.generator.generate_batch(
+                rows,
+                beam_size=settings.num_beams,
+                no_repeat_ngram_size=settings.no_repeat_ngram_size,
+                max_length=new,
+                min_length=options["min_new_tokens"],
+                include_prompt_in_result=False,
+            )
+
+        single, _ = _timed(lambda: ours(ids[:1]), args.repeats)
+        batch, ct2_ids = _timed(lambda: ours(ids), args.repeats)
+        own_single, _ = _timed(lambda t=tokens: own(t[:1]), args.repeats)
+        own_batch, _ = _timed(lambda t=tokens: own(t), args.repeats)
+        out[f"ct2_{compute_type}"] = {
+            "backend_single_s": single,
+            "backend_batch_s_per_doc": batch / len(prompts),
+            "own_single_s": own_single,
+            "own_batch_s_per_doc": own_batch / len(prompts),
+            "agreement_with_tf": _agreement(tf_ids, ct2_ids),
+        }
     return out
 
 
@@ -199,9 +275,8 @@ def _run_worker(model_dir, args, cache_dir, warmup_only=False) -> dict:
         str(args.batch),
         "--new-tokens",
         str(args.new_tokens),
-        "--buckets",
-        args.buckets,
     ]
+    command += ["--buckets", args.buckets] if args.buckets else []
     command += ["--batch-sizes", args.batch_sizes] if args.batch_sizes else []
     command += ["--forced"] if args.forced else []
     command += ["--warmup-only"] if warmup_only else []
@@ -282,6 +357,29 @@ def _table(results: dict) -> str:
     )
 
 
+def _ct2_table(results: dict) -> str:
+    """Seconds per document: the TF engine against CTranslate2, one and batched."""
+    lines = ["model  engine  one s  batch s/doc  tokens equal to TF"]
+    for name, r in results.items():
+        lines.append(
+            f"{name}  tf-xla  {r['engine_single_s']:.2f}  "
+            f"{r['engine_batch_s_per_doc']:.2f}  -"
+        )
+        for kind in ("float32", "int8"):
+            c = r.get(f"ct2_{kind}")
+            if not c:
+                continue
+            lines.append(
+                f"{name}  ct2-{kind} (ours)  {c['backend_single_s']:.2f}  "
+                f"{c['backend_batch_s_per_doc']:.2f}  {c['agreement_with_tf']:.0%}"
+            )
+            lines.append(
+                f"{name}  ct2-{kind} (generate_batch)  {c['own_single_s']:.2f}  "
+                f"{c['own_batch_s_per_doc']:.2f}  -"
+            )
+    return "\n".join(lines)
+
+
 def main(argv=None) -> int:
     args = _parse_args(argv)
     if args.worker:
@@ -294,6 +392,7 @@ def main(argv=None) -> int:
             if result is not None:
                 results[name.strip()] = result
     print(_table(results))
+    print(_ct2_table(results))
     print(
         json.dumps({"repeats": args.repeats, "batch": args.batch, "results": results})
     )
