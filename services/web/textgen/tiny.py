@@ -30,6 +30,22 @@ _CORPUS = [
 ]
 
 
+def _seeded_weights(model, seed: int) -> None:
+    """The same weights on every build, in every process.
+
+    tf.random.set_seed did not make TF's initializers repeat across processes,
+    so a test could meet a model with near-ties that another run never saw.
+    GPT-2's own scheme: matrices N(0, 0.02); biases 0 and norms 1 as built.
+    """
+    import numpy as np
+
+    rng = np.random.RandomState(seed)
+    for variable in model.trainable_variables:
+        if len(variable.shape) > 1:
+            values = rng.normal(0.0, 0.02, variable.shape).astype(np.float32)
+            variable.assign(values)
+
+
 def _boost_eos(model, eos_id: int, boost: float) -> None:
     """Make the model want to end at once: add `boost` to the EOS logit.
 
@@ -78,10 +94,9 @@ def build_tiny_gpt2(
         bos_token_id=eos_id,
         eos_token_id=eos_id,
     )
-    # The global seed makes the random weights the same on every build.
-    tf.random.set_seed(seed)
     model = TFGPT2LMHeadModel(config)
     model(tf.constant([[eos_id]]))  # create the weights
+    _seeded_weights(model, seed)
     if eos_boost:
         _boost_eos(model, eos_id, eos_boost)
     model.save_pretrained(directory)

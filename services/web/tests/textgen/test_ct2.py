@@ -100,7 +100,7 @@ def tiny(tiny_model_dir, tmp_path_factory):
 def ending(tmp_path_factory):
     """A tiny GPT-2 whose EOS competes with the other tokens: beams end at
     different lengths, so the choice among finished hypotheses is exercised."""
-    source = build_tiny_gpt2(tmp_path_factory.mktemp("tiny-ends"), eos_boost=0.5)
+    source = build_tiny_gpt2(tmp_path_factory.mktemp("tiny-ends"), eos_boost=0.65)
     return Model(source, tmp_path_factory.mktemp("tiny-ends-ct2"))
 
 
