@@ -12,8 +12,8 @@ import os
 from pathlib import Path
 
 from . import loading
-from .prompts import PreparedPrompt, prepare_prompt, prompt_window
-from .settings import GenerationSettings, Request
+from .interface import TextGenerator
+from .settings import GenerationSettings
 
 log = logging.getLogger("textgen")
 BACKENDS = ("tf", "ctranslate2")
@@ -73,7 +73,7 @@ def converted_copy(directory: Path, convert_if_missing: bool = True) -> Path:
         ) from exc
 
 
-class CT2Generator:
+class CT2Generator(TextGenerator):
     """The Generator interface on CTranslate2 (int8 on a CPU, float16 on a GPU)."""
 
     backend = "ctranslate2"
@@ -85,11 +85,7 @@ class CT2Generator:
         self.settings = settings or GenerationSettings()
         self.n_positions = n_positions
         self.eos_id = runner.eos_id
-        prompt_window(
-            self.settings.length_buckets,
-            n_positions,
-            self.settings.new_tokens(self.settings.length_buckets[0]),
-        )
+        self._check_settings_fit()
 
     @classmethod
     def load(cls, reference=None, settings=None, warmup=True, compute_type=None):
@@ -127,23 +123,9 @@ class CT2Generator:
         except ValueError as exc:
             raise loading.ModelLoadError(f"{info.name}: {exc}") from exc
 
-    def prepare(self, prompt: str, new_tokens: int | None = None) -> PreparedPrompt:
-        return prepare_prompt(
-            self.tokenizer, prompt, self.settings, self.n_positions, new_tokens
-        )
-
-    def generate(self, requests, on_compile=None) -> list[str]:
-        return [
-            self.tokenizer.decode(ids, skip_special_tokens=True)
-            for ids in self.generate_ids(requests, on_compile)
-        ]
-
     def generate_ids(self, requests, on_compile=None) -> list[list[int]]:
         """New token ids per request; nothing to compile, so `on_compile` is unused."""
-        if isinstance(requests, str | Request):
-            raise TypeError("generate() takes a list of prompts, not one")
-        requests = [r if isinstance(r, Request) else Request(r) for r in requests]
-        prepared = [self.prepare(r.prompt, r.new_tokens) for r in requests]
+        requests, prepared = self._prepared(requests)
         groups: dict[tuple, list[int]] = {}
         for index, (request, prompt) in enumerate(zip(requests, prepared, strict=True)):
             groups.setdefault((request.mode, prompt.new_tokens), []).append(index)

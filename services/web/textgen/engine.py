@@ -11,9 +11,10 @@ import numpy as np
 
 from . import loading
 from .eager import strip_after_eos
+from .interface import TextGenerator
 from .program import Program
-from .prompts import PreparedPrompt, prepare_prompt, prompt_window
-from .settings import GenerationSettings, Request
+from .prompts import PreparedPrompt
+from .settings import GenerationSettings
 
 log = logging.getLogger("textgen")
 
@@ -29,7 +30,7 @@ DEFAULT_BATCH_SIZES = (1, 4)
 BATCHED_BUCKET_LIMIT = 128
 
 
-class Generator:
+class Generator(TextGenerator):
     """A loaded model plus its compiled generation programs."""
 
     def __init__(
@@ -50,12 +51,7 @@ class Generator:
         self.jit = jit
         self.eos_id = int(model.config.eos_token_id)
         self.n_positions = int(model.config.n_positions)
-        # Raises ValueError when not even the smallest bucket fits the context.
-        prompt_window(
-            self.settings.length_buckets,
-            self.n_positions,
-            self.settings.new_tokens(self.settings.length_buckets[0]),
-        )
+        self._check_settings_fit()
         self._programs: dict[tuple[int, int, str], Program] = {}
         self._lock = threading.Lock()  # one trace per program, even with threads
 
@@ -138,30 +134,9 @@ class Generator:
         release_free_heap()
         return time.perf_counter() - start
 
-    def prepare(self, prompt: str, new_tokens: int | None = None) -> PreparedPrompt:
-        """Validate, tokenize, cut to the window and bucket one prompt."""
-        return prepare_prompt(
-            self.tokenizer, prompt, self.settings, self.n_positions, new_tokens
-        )
-
-    def generate(self, requests, on_compile=None) -> list[str]:
-        """The continuation (prompt excluded) of every request, in order.
-
-        `requests` are prompts (str) or Request objects.  `on_compile(bucket,
-        batch_size, mode)` is called before a program's first run, which
-        compiles it (seconds to a minute): the worker says so to the user.
-        """
-        return [
-            self.tokenizer.decode(ids, skip_special_tokens=True)
-            for ids in self.generate_ids(requests, on_compile)
-        ]
-
     def generate_ids(self, requests, on_compile=None) -> list[list[int]]:
         """New token ids per request; requests alike run batched together."""
-        if isinstance(requests, str | Request):
-            raise TypeError("generate() takes a list of prompts, not one")
-        requests = [r if isinstance(r, Request) else Request(r) for r in requests]
-        prepared = [self.prepare(r.prompt, r.new_tokens) for r in requests]
+        requests, prepared = self._prepared(requests)
         groups: dict[tuple, list[int]] = {}
         for index, (request, prompt) in enumerate(zip(requests, prepared, strict=True)):
             key = (prompt.bucket, request.mode, prompt.new_tokens)
