@@ -180,17 +180,15 @@ def beam_search(
         )
 
         cur_len = cur_len + 1
-        cache = tf.nest.map_structure(
-            lambda t: unflat(t, axis=_CACHE_ROW_AXIS), outputs.past_key_values
-        )
-        next_running_indices = model._gather_beams(
-            topk_current_beam_indices, next_topk_indices
-        )
-        next_cache = model._gather_beams(
-            cache, next_running_indices, batch_axis=_CACHE_ROW_AXIS
-        )
+        # Each surviving beam takes its parent's key/value cache: one gather
+        # of flat row numbers along the cache's row axis. (transformers'
+        # _gather_beams transposes every cache tensor there and back around
+        # its gather: three copies of the whole cache per layer and step.)
+        parents = model._gather_beams(topk_current_beam_indices, next_topk_indices)
+        rows_of = tf.reshape(parents + tf.range(batch_size)[:, None] * num_beams, [-1])
         outputs["past_key_values"] = tf.nest.map_structure(
-            lambda t: flat(t, axis=_CACHE_ROW_AXIS), next_cache
+            lambda t: tf.gather(t, rows_of, axis=_CACHE_ROW_AXIS),
+            outputs.past_key_values,
         )
         next_kw = _next_kwargs(model, outputs, kw, cur_len, capacity, rows)
         return (
