@@ -34,6 +34,19 @@ def _model_step(model, tokens, model_kwargs):
     return outputs, outputs.logits[:, -1]
 
 
+def _prompt_step(model, input_ids, attention_mask, copies):
+    """The prompt's forward pass once per document; each beam gets a copy.
+
+    transformers runs it once per beam, although the beams start equal: at a
+    768-token prompt and 5 beams that first step cost most of a document.
+    """
+    outputs, logits = _model_step(model, input_ids, {"attention_mask": attention_mask})
+    outputs["past_key_values"] = tf.nest.map_structure(
+        lambda t: tf.repeat(t, copies, axis=_CACHE_ROW_AXIS), outputs.past_key_values
+    )
+    return outputs, tf.repeat(logits, copies, axis=0)
+
+
 def _next_kwargs(model, outputs, model_kwargs, cur_len, capacity, rows):
     return model._update_model_kwargs_for_xla_generation(
         model_outputs=outputs,
@@ -109,10 +122,10 @@ def beam_search(
         cur_len, running_sequences, running_scores, sequences, scores, finished, kw
     ):
         if kw.get("past_key_values") is None:
-            tokens = running_sequences[:, :, :cur_len]
+            outputs, logits = _prompt_step(model, input_ids, attention_mask, num_beams)
         else:
             tokens = tf.expand_dims(running_sequences[:, :, cur_len - 1], -1)
-        outputs, logits = _model_step(model, flat(tokens), kw)
+            outputs, logits = _model_step(model, flat(tokens), kw)
         log_probs = tf.nn.log_softmax(unflat(logits))
         log_probs = processors(flat(running_sequences), flat(log_probs), cur_len)
         log_probs = unflat(log_probs) + tf.expand_dims(running_scores, axis=2)
