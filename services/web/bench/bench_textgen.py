@@ -50,6 +50,11 @@ def _parse_args(argv=None):
     )
     parser.add_argument("--buckets", help="length buckets (default: the engine's)")
     parser.add_argument("--skip-eager", action="store_true")
+    parser.add_argument(
+        "--all-buckets",
+        action="store_true",
+        help="also compile every bucket and time a document at the longest prompt",
+    )
     parser.add_argument("--worker", help=argparse.SUPPRESS)  # model dir, internal
     parser.add_argument("--forced", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--warmup-only", action="store_true", help=argparse.SUPPRESS)
@@ -210,6 +215,22 @@ def _measure_ct2(generator, args, prompts, tf_ids) -> dict:
     return out
 
 
+def _measure_all_buckets(generator) -> dict:
+    """Compile the buckets the worker leaves for first use; a longest-prompt doc."""
+    from textgen.settings import Request
+
+    compile_s = generator.warmup(buckets=generator.settings.length_buckets)
+    prompt = " ".join(["apt"] * 2 * generator.settings.length_buckets[-1])
+    request = Request(prompt, new_tokens=generator.settings.max_new_tokens)
+    seconds, _ = _timed(lambda: generator.generate_ids([request]), 1)
+    return {
+        "all_buckets_compile_s": compile_s,
+        "peak_rss_mb_all_buckets": _rss_mb(),
+        "longest_prompt_tokens": len(generator.prepare(prompt).ids),
+        "longest_prompt_doc_s": seconds,
+    }
+
+
 def worker(args) -> None:
     """Runs in its own process: start the engine, measure, print one JSON line."""
     start = time.perf_counter()
@@ -228,6 +249,8 @@ def worker(args) -> None:
     timings["rss_mb_after_start"] = _rss_mb()
     if not args.warmup_only:
         timings.update(_measure(generator, args))
+        if args.all_buckets:
+            timings.update(_measure_all_buckets(generator))
     timings["model"] = generator.info.as_dict()
     print("RESULT " + json.dumps(timings), flush=True)
 
@@ -281,6 +304,7 @@ def _run_worker(model_dir, args, cache_dir, warmup_only=False) -> dict:
     command += ["--forced"] if args.forced else []
     command += ["--warmup-only"] if warmup_only else []
     command += ["--skip-eager"] if args.skip_eager else []
+    command += ["--all-buckets"] if args.all_buckets and not warmup_only else []
     env = dict(os.environ, TEXTGEN_XLA_CACHE=str(cache_dir), TF_CPP_MIN_LOG_LEVEL="2")
     start = time.perf_counter()
     done = subprocess.run(

@@ -48,11 +48,14 @@ def make_celery(app):
     )
     owner = new_worker_id()
 
-    @celery.task(name=GENERATE)
+    # shared=False: Celery otherwise adds every task to every app created
+    # later, so an app could run another app's task of the same name (its
+    # Flask app, its broker) when one process holds several (the tests).
+    @celery.task(name=GENERATE, shared=False)
     def generate(autodoc_ids):
         run_jobs(autodoc_ids, owner)
 
-    @celery.task(name=SWEEP)
+    @celery.task(name=SWEEP, shared=False)
     def sweep_jobs():
         for autodoc_id in sweep():
             generate.delay([autodoc_id])
