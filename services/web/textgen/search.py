@@ -10,7 +10,10 @@ one program serves short, medium and long suggestions.
 HuggingFace Team) cut down to what a decoder-only GPT-2 needs, with the loop
 bound made a tensor; every scoring rule is kept as it is there, which is
 what keeps the tokens equal to eager `generate` (tests/textgen check it).
-It reuses the model's own input preparation and XLA cache update.
+It reuses the model's own input preparation and XLA cache update.  Two
+changes save work without changing a token: the prompt runs once per
+document, not once per beam (`_prompt_step`), and the cache follows its
+beams with one gather rather than a transpose, gather and transpose.
 
 `sample_search` is greedy search when `seeds` is None, otherwise nucleus
 sampling where each row draws from its own stateless random stream keyed by
