@@ -39,13 +39,8 @@ from textgen.loading import SEED_MODEL_DIR
 from textgen.program import generation_config
 from textgen.tiny import build_tiny_gpt2
 
-PROMPTS = [
-    "The package manager",
-    "Debian is a free operating system",
-    "To configure the network, edit the file",
-    "man apt",
-    "Bugs are reported to the bug tracking system with the reportbug tool.",
-]
+from .test_engine import PROMPTS
+
 needs_seed = pytest.mark.skipif(
     not (SEED_MODEL_DIR / "config.json").is_file(), reason="no seed model"
 )
