@@ -31,10 +31,17 @@ _NEG = -1.0e9
 
 
 def _model_step(model, tokens, model_kwargs):
-    """One forward pass; returns (outputs, last-position logits)."""
+    """One forward pass; returns (transformer outputs, last-position logits).
+
+    Only the last position goes through the head, the product TFGPT2LMHeadModel
+    computes for every position: at a 768-token prompt that is 768 x 50257
+    logits (154 MB, 30 G multiply-adds) of which search reads one row.
+    """
     inputs = model.prepare_inputs_for_generation(tokens, use_cache=True, **model_kwargs)
-    outputs = model(**inputs, return_dict=True)
-    return outputs, outputs.logits[:, -1]
+    outputs = model.transformer(**inputs, return_dict=True)
+    last = outputs.last_hidden_state[:, -1:]
+    logits = tf.matmul(last, model.transformer.wte.weights, transpose_b=True)
+    return outputs, logits[:, -1]
 
 
 def _prompt_step(model, input_ids, attention_mask, copies):
