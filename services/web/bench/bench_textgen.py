@@ -404,6 +404,21 @@ def _ct2_table(results: dict) -> str:
     return "\n".join(lines)
 
 
+def _ct2_ratios(result: dict) -> dict:
+    """The issue's targets as ratios (>1: the first is slower than the second)."""
+    f32, int8 = result.get("ct2_float32"), result.get("ct2_int8")
+    if not (f32 and int8):
+        return {}
+    tf_one, tf_batch = result["engine_single_s"], result["engine_batch_s_per_doc"]
+    return {
+        "tf_vs_ct2_float32_one": tf_one / f32["own_single_s"],
+        "tf_vs_ct2_float32_batch": tf_batch / f32["own_batch_s_per_doc"],
+        "tf_vs_ct2_int8_batch": tf_batch / int8["own_batch_s_per_doc"],
+        "backend_vs_generate_batch_int8_batch": int8["backend_batch_s_per_doc"]
+        / int8["own_batch_s_per_doc"],
+    }
+
+
 def main(argv=None) -> int:
     args = _parse_args(argv)
     if args.worker:
@@ -417,6 +432,11 @@ def main(argv=None) -> int:
                 results[name.strip()] = result
     print(_table(results))
     print(_ct2_table(results))
+    for name, result in results.items():
+        ratios = _ct2_ratios(result)
+        result.update(ratios)
+        for key, ratio in ratios.items():
+            print(f"{name}  {key}  {ratio:.2f}x")
     print(
         json.dumps({"repeats": args.repeats, "batch": args.batch, "results": results})
     )

@@ -18,8 +18,10 @@ is identical to eager, the first difference comes after 0-46 tokens (median
 20).  With that one change made to eager (a last processor that
 log-softmaxes again), float32 ct2 equals it on all 20, token for token
 (tests/textgen/test_ct2.py checks it on fewer, shorter runs).
-The other differences are undone here: which hypothesis is returned
-(`CT2Runner._pick_beam`) and n-grams of the prompt (`CT2Runner.split_prompt`).
+The other differences are undone here for a prompt alone: which hypothesis
+is returned (`CT2Runner._pick_beam`) and n-grams of the prompt
+(`CT2Runner.split_prompt`).  Several beam prompts share one call, where the
+n-gram rule differs a little more (`CT2Runner._beam_batch`).
 """
 
 from __future__ import annotations
@@ -378,7 +380,10 @@ class CT2Runner:
         temperature), reproducible per prompt from `seeds` (None: not
         reproducible, and cheaper, see `_sample_one`).
 
-        Each prompt is its own ct2 call, see `_generate_one` for why.
+        One beam prompt, and every sampled one, is its own ct2 call that
+        follows transformers' rules exactly (`_generate_one`); several beam
+        prompts share one call (`_beam_batch`), whose no-repeat rule is
+        slightly different.
         """
         prompts = [[int(i) for i in prompt] for prompt in prompts]
         self._check(prompts, max_new_tokens, min_new_tokens, no_repeat_ngram_size)
@@ -397,10 +402,7 @@ class CT2Runner:
                 length_penalty=1.0,
                 return_scores=True,
             )
-            return [
-                self._pick_beam(*self._generate_one(prompt, options, *lengths))
-                for prompt in prompts
-            ]
+            return self._beam(prompts, options, *lengths)
         if mode == "sample":
             if seeds is None:
                 seeds = [None] * len(prompts)  # not reproducible
@@ -548,6 +550,74 @@ class CT2Runner:
         )
         return result, start
 
+    def _beam(self, prompts, options, max_new, min_new, ngram):
+        """Beam search: a prompt alone by transformers' rules, several in one call.
+
+        ct2 forwards only as many tokens as the shortest prompt of a call has
+        and runs the rest of a longer prompt through its loop, and then
+        ignores min_length (checked with 4.8.5: prompts of 3, 5 and 7 tokens
+        with min_length 9 ended after 1-2 tokens; equal lengths got their 9).
+        So with a minimum, prompts share a call only with prompts of their
+        length.
+        """
+        lengths = (max_new, min_new, ngram)
+        groups: dict[int, list[int]] = {}
+        for index, prompt in enumerate(prompts):
+            groups.setdefault(len(prompt) if min_new else 0, []).append(index)
+        results: list = [None] * len(prompts)
+        for members in groups.values():
+            if len(members) > 1:
+                group = [prompts[i] for i in members]
+                outputs = self._beam_batch(group, options, *lengths)
+            else:
+                result, start = self._generate_one(
+                    prompts[members[0]], options, *lengths
+                )
+                hypotheses = [self._new_tokens(start, s) for s in result.sequences_ids]
+                outputs = [self._pick_beam(hypotheses, result.scores, len(start) - 1)]
+            for index, output in zip(members, outputs, strict=True):
+                results[index] = output
+        return results
+
+    def _beam_batch(self, prompts, options, max_new, min_new, ngram):
+        """Beam search for several prompts in one ct2 call, what ct2 is fast at.
+
+        A call has one suppress_sequences list and no per-prompt static
+        prompt, so two rules differ from one prompt alone (`_generate_one`):
+
+        - the n-grams of every prompt in the call are banned for every
+          prompt: a continuation can also not repeat another prompt's n-gram;
+        - an n-gram that starts in the prompt and ends in the continuation is
+          not banned: ct2 forwards the prompts at once
+          (include_prompt_in_result=False), so its no-repeat and suppress
+          checks only see the new tokens.
+
+        Scores are normalized by the new tokens alone here, as transformers does.
+        """
+        suppress: dict[tuple[int, ...], None] = {}
+        if ngram:
+            for prompt in prompts:
+                for first in range(len(prompt) - ngram + 1):
+                    suppress[tuple(prompt[first : first + ngram])] = None
+        kwargs = dict(options)
+        if suppress:
+            kwargs["suppress_sequences"] = [
+                [self.tokens[i] for i in gram] for gram in suppress
+            ]
+        results = self.generator.generate_batch(
+            [[self.tokens[i] for i in prompt] for prompt in prompts],
+            max_length=max_new,
+            min_length=min_new,
+            no_repeat_ngram_size=ngram,
+            include_prompt_in_result=False,
+            return_end_token=True,
+            **kwargs,
+        )
+        return [
+            self._pick_beam([list(s) for s in r.sequences_ids], r.scores)
+            for r in results
+        ]
+
     def _new_tokens(self, start: list[int], sequence) -> list[int]:
         """The continuation part of a ct2 sequence (which holds `start`)."""
         sequence = list(sequence)
@@ -560,23 +630,22 @@ class CT2Runner:
     def _strip(self, tokens: list[int]) -> list[int]:
         return tokens[: tokens.index(self.eos_id)] if self.eos_id in tokens else tokens
 
-    def _pick_beam(self, result, start: list[int]) -> list[int]:
+    def _pick_beam(self, hypotheses, scores, offset: int = 0) -> list[int]:
         """Choose among ct2's hypotheses the one transformers' TF beam search returns.
 
-        ct2 ranks hypotheses by score / length where length counts the start
-        tokens after the first (include_prompt_in_result=True) plus the new
-        tokens with the EOS; transformers divides by the new tokens with the
-        EOS only.  And at max length transformers returns the best *finished*
-        hypothesis (ended with EOS) whenever there is one, where ct2 also
-        ranks the beams still running.  So: undo ct2's normalization, redo
-        transformers', prefer finished hypotheses.  (ct2 returns its best
-        num_beams by its own ranking; transformers' choice could only be
-        missing from them when its lengths differ from the others' a lot.)
+        `hypotheses` are the new tokens of each (EOS kept).  ct2 ranks them by
+        score / length where length counts the new tokens with the EOS plus
+        `offset` (the start tokens after the first, when its loop ran them);
+        transformers divides by the new tokens with the EOS only.  And at max
+        length transformers returns the best *finished* hypothesis (ended
+        with EOS) whenever there is one, where ct2 also ranks the beams still
+        running.  So: undo ct2's normalization, redo transformers', prefer
+        finished hypotheses.  (ct2 returns its best num_beams by its own
+        ranking; transformers' choice could only be missing from them when
+        its lengths differ from the others' a lot.)
         """
-        offset = len(start) - 1
         candidates = []
-        for sequence, score in zip(result.sequences_ids, result.scores, strict=True):
-            new = self._new_tokens(start, sequence)
+        for new, score in zip(hypotheses, scores, strict=True):
             if not new:
                 continue
             total = score * (offset + len(new))  # sum of log-probs of the new tokens

@@ -10,10 +10,9 @@ one program serves short, medium and long suggestions.
 HuggingFace Team) cut down to what a decoder-only GPT-2 needs, with the loop
 bound made a tensor; every scoring rule is kept as it is there, which is
 what keeps the tokens equal to eager `generate` (tests/textgen check it).
-It reuses the model's own input preparation and XLA cache update.  Two
-changes save work without changing a token: the prompt runs once per
-document, not once per beam (`_prompt_step`), and the cache follows its
-beams with one gather rather than a transpose, gather and transpose.
+The model runs through decode.py: the prompt once per document (not once
+per beam), and a key/value cache that stays where it was written, so that
+following a beam gathers a small table instead of copying its whole history.
 
 `sample_search` is greedy search when `seeds` is None, otherwise nucleus
 sampling where each row draws from its own stateless random stream keyed by
@@ -25,48 +24,9 @@ from __future__ import annotations
 
 import tensorflow as tf
 
-# GPT-2's cache tensors are [2, rows, heads, length, head size]: rows on axis 1.
-_CACHE_ROW_AXIS = 1
+from . import decode
+
 _NEG = -1.0e9
-
-
-def _model_step(model, tokens, model_kwargs):
-    """One forward pass; returns (transformer outputs, last-position logits).
-
-    Only the last position goes through the head, the product TFGPT2LMHeadModel
-    computes for every position: at a 768-token prompt that is 768 x 50257
-    logits (154 MB, 30 G multiply-adds) of which search reads one row.
-    """
-    inputs = model.prepare_inputs_for_generation(tokens, use_cache=True, **model_kwargs)
-    outputs = model.transformer(**inputs, return_dict=True)
-    last = outputs.last_hidden_state[:, -1:]
-    logits = tf.matmul(last, model.transformer.wte.weights, transpose_b=True)
-    return outputs, logits[:, -1]
-
-
-def _prompt_step(model, input_ids, attention_mask, copies):
-    """The prompt's forward pass once per document; each beam gets a copy.
-
-    transformers runs it once per beam, although the beams start equal: at a
-    768-token prompt and 5 beams that first step cost most of a document.
-    """
-    outputs, logits = _model_step(model, input_ids, {"attention_mask": attention_mask})
-    outputs["past_key_values"] = tf.nest.map_structure(
-        lambda t: tf.repeat(t, copies, axis=_CACHE_ROW_AXIS), outputs.past_key_values
-    )
-    return outputs, tf.repeat(logits, copies, axis=0)
-
-
-def _next_kwargs(model, outputs, model_kwargs, cur_len, capacity, rows):
-    return model._update_model_kwargs_for_xla_generation(
-        model_outputs=outputs,
-        model_kwargs=model_kwargs,
-        cur_len=cur_len,
-        max_length=capacity,
-        batch_size=rows,
-        is_encoder_decoder=False,
-        batch_axis=_CACHE_ROW_AXIS,
-    )
 
 
 def beam_search(
@@ -83,7 +43,6 @@ def beam_search(
 ):
     """[batch, capacity] ids: the best beam per row, prompt included, EOS-padded."""
     batch_size, prompt_len = input_ids.shape
-    rows = batch_size * num_beams
 
     def flat(tensor, axis=0):
         shape = tensor.shape.as_list()
@@ -109,11 +68,11 @@ def beam_search(
         tf.constant([[0.0] + [_NEG] * (num_beams - 1)]), [batch_size, 1]
     )
     scores = tf.fill((batch_size, num_beams), _NEG)
-    mask = tf.broadcast_to(attention_mask[:, None], (batch_size, num_beams, prompt_len))
-    model_kwargs = {"attention_mask": flat(mask)}
+    prompt_logits, prompt = decode.prompt_pass(model, input_ids, attention_mask)
+    new_len = capacity - prompt_len
 
     def cond(
-        cur_len, running_sequences, running_scores, sequences, scores, finished, kw
+        cur_len, running_sequences, running_scores, sequences, scores, finished, cache
     ):
         not_max_length_yet = cur_len < stop_len
         best_running_score = running_scores[:, :1] / tf.cast(
@@ -128,14 +87,16 @@ def beam_search(
         still_open_beam = ~(tf.math.reduce_all(finished) & early_stopping)
         return not_max_length_yet & still_open_beam & improvement_still_possible
 
-    def body(
-        cur_len, running_sequences, running_scores, sequences, scores, finished, kw
+    def select(
+        cur_len,
+        running_sequences,
+        running_scores,
+        sequences,
+        scores,
+        finished,
+        cache,
+        logits,
     ):
-        if kw.get("past_key_values") is None:
-            outputs, logits = _prompt_step(model, input_ids, attention_mask, num_beams)
-        else:
-            tokens = tf.expand_dims(running_sequences[:, :, cur_len - 1], -1)
-            outputs, logits = _model_step(model, flat(tokens), kw)
         log_probs = tf.nn.log_softmax(unflat(logits))
         log_probs = processors(flat(running_sequences), flat(log_probs), cur_len)
         log_probs = unflat(log_probs) + tf.expand_dims(running_scores, axis=2)
@@ -203,17 +164,9 @@ def beam_search(
         )
 
         cur_len = cur_len + 1
-        # Each surviving beam takes its parent's key/value cache: one gather
-        # of flat row numbers along the cache's row axis. (transformers'
-        # _gather_beams transposes every cache tensor there and back around
-        # its gather: three copies of the whole cache per layer and step.)
+        # Each surviving beam follows its parent: only the table of which
+        # slot holds which step's keys and values is gathered (decode.py).
         parents = model._gather_beams(topk_current_beam_indices, next_topk_indices)
-        rows_of = tf.reshape(parents + tf.range(batch_size)[:, None] * num_beams, [-1])
-        outputs["past_key_values"] = tf.nest.map_structure(
-            lambda t: tf.gather(t, rows_of, axis=_CACHE_ROW_AXIS),
-            outputs.past_key_values,
-        )
-        next_kw = _next_kwargs(model, outputs, kw, cur_len, capacity, rows)
         return (
             cur_len,
             next_running_sequences,
@@ -221,21 +174,30 @@ def beam_search(
             next_sequences,
             next_scores,
             next_finished,
-            next_kw,
+            decode.follow_beams(cache, parents),
         )
 
-    # The first step runs outside the loop: it creates the key/value cache.
-    state = body(
+    def body(cur_len, running_sequences, *state):
+        tokens = running_sequences[:, :, cur_len - 1]
+        cache = state[-1]
+        logits, cache = decode.decode_step(
+            model, tokens, cur_len - 1 - prompt_len, prompt, cache
+        )
+        return select(cur_len, running_sequences, *state[:-1], cache, logits)
+
+    # The first step runs outside the loop, on the prompt's logits.
+    state = select(
         prompt_len,
         running_sequences,
         running_scores,
         sequences,
         scores,
         is_sent_finished,
-        model_kwargs,
+        decode.empty_cache(model, batch_size, num_beams, new_len),
+        tf.repeat(prompt_logits, num_beams, axis=0),
     )
     cur_len, running_sequences, running_scores, sequences, scores, finished, _ = (
-        tf.while_loop(cond, body, state, maximum_iterations=capacity - prompt_len - 1)
+        tf.while_loop(cond, body, state, maximum_iterations=new_len - 1)
     )
     # A row with no finished beam returns its best running one.
     none_finished = tf.math.reduce_any(finished, axis=1)
@@ -261,7 +223,6 @@ def sample_search(
         [input_ids, tf.fill((batch_size, capacity - prompt_len), eos_id)], axis=-1
     )
     finished = tf.zeros((batch_size,), dtype=tf.bool)
-    model_kwargs = {"attention_mask": attention_mask}
 
     def pick(sequences, scores, cur_len):
         if seeds is None:
@@ -283,15 +244,10 @@ def sample_search(
         gumbel = -tf.math.log(-tf.math.log(noise))
         return tf.argmax(scores + gumbel, axis=-1, output_type=tf.int32)
 
-    def cond(cur_len, sequences, finished, kw):
+    def cond(cur_len, sequences, finished, cache):
         return (cur_len < stop_len) & ~tf.math.reduce_all(finished)
 
-    def body(cur_len, sequences, finished, kw):
-        if kw.get("past_key_values") is None:
-            tokens = sequences[:, :cur_len]
-        else:
-            tokens = tf.expand_dims(sequences[:, cur_len - 1], -1)
-        outputs, logits = _model_step(model, tokens, kw)
+    def choose(cur_len, sequences, finished, cache, logits):
         scores = processors(sequences, logits, cur_len)
         next_tokens = tf.where(finished, eos_id, pick(sequences, scores, cur_len))
         finished = finished | tf.equal(next_tokens, eos_id)
@@ -299,12 +255,20 @@ def sample_search(
             [tf.range(batch_size), tf.broadcast_to(cur_len, [batch_size])], axis=-1
         )
         sequences = tf.tensor_scatter_nd_update(sequences, update, next_tokens)
-        cur_len = cur_len + 1
-        next_kw = _next_kwargs(model, outputs, kw, cur_len, capacity, batch_size)
-        return cur_len, sequences, finished, next_kw
+        return cur_len + 1, sequences, finished, cache
 
-    state = body(prompt_len, sequences, finished, model_kwargs)
+    def body(cur_len, sequences, finished, cache):
+        tokens = tf.expand_dims(sequences[:, cur_len - 1], -1)
+        logits, cache = decode.decode_step(
+            model, tokens, cur_len - 1 - prompt_len, prompt, cache
+        )
+        return choose(cur_len, sequences, finished, cache, logits)
+
+    prompt_logits, prompt = decode.prompt_pass(model, input_ids, attention_mask)
+    new_len = capacity - prompt_len
+    cache = decode.empty_cache(model, batch_size, 1, new_len)
+    state = choose(prompt_len, sequences, finished, cache, prompt_logits)
     _, sequences, _, _ = tf.while_loop(
-        cond, body, state, maximum_iterations=capacity - prompt_len - 1
+        cond, body, state, maximum_iterations=new_len - 1
     )
     return sequences

@@ -312,33 +312,103 @@ def test_split_prompt_leaves_every_ngram_to_a_ct2_check():
     assert CT2Runner.split_prompt([10, 11, 12], 0) == ([10, 11], [12], [])
 
 
-def _repeats(prompt, new, n) -> int:
-    """n-grams holding a new token that already occur earlier in prompt + new."""
-    seq = prompt + new
-    grams = [tuple(seq[i : i + n]) for i in range(len(seq) - n + 1)]
-    return sum(grams[i] in grams[:i] for i in range(len(grams)) if i + n > len(prompt))
+def _grams(seq, n) -> list[tuple[int, ...]]:
+    return [tuple(seq[i : i + n]) for i in range(len(seq) - n + 1)]
+
+
+def _repeats(prompt, new, n, *, crossing=True) -> int:
+    """n-grams holding a new token that already occur earlier in prompt + new
+    (with crossing=False only those made of new tokens alone)."""
+    grams = _grams(prompt + new, n)
+    first = len(prompt) if crossing is False else len(prompt) - n + 1
+    return sum(grams[i] in grams[:i] for i in range(max(first, 0), len(grams)))
+
+
+REPEATING_TEXT = "The system is a system, and the system is a Debian system, and the"
 
 
 @needs_seed
 @pytest.mark.parametrize("mode", ["beam", "sample"])
 def test_ngrams_of_the_prompt_are_not_repeated(seed, mode):
-    """transformers' rule; ct2's own check alone misses the prompt's n-grams
-    (here 4 of these 21 beam continuations would repeat one)."""
-    text = "The system is a system, and the system is a Debian system, and the"
-    prompts = [seed.ids(p) for p in [*FIXED_PROMPTS, text]]
+    """transformers' rule, for a prompt alone; ct2's own check alone misses
+    the prompt's n-grams (4 of these 21 beam continuations would repeat one)."""
+    prompts = [seed.ids(p) for p in [*FIXED_PROMPTS, REPEATING_TEXT]]
     for n in (3, 4):
-        outs = seed.runners["int8"].generate_ids(
-            prompts,
-            max_new_tokens=40,
-            min_new_tokens=10,
-            num_beams=4,
-            no_repeat_ngram_size=n,
-            mode=mode,
-            seeds=list(range(len(prompts))),
-        )
-        assert [_repeats(p, o, n) for p, o in zip(prompts, outs, strict=True)] == [
-            0
-        ] * len(prompts)
+        for index, prompt in enumerate(prompts):
+            (out,) = seed.runners["int8"].generate_ids(
+                [prompt],
+                max_new_tokens=40,
+                min_new_tokens=10,
+                num_beams=4,
+                no_repeat_ngram_size=n,
+                mode=mode,
+                seeds=[index],
+            )
+            assert _repeats(prompt, out, n) == 0, (n, index)
+
+
+class CountingGenerator:
+    """A ctranslate2.Generator that counts generate_batch calls and prompts."""
+
+    def __init__(self, generator):
+        self.generator = generator
+        self.calls = []
+
+    def generate_batch(self, start_tokens, **options):
+        self.calls.append(len(start_tokens))
+        return self.generator.generate_batch(start_tokens, **options)
+
+
+@pytest.fixture
+def counted(seed, monkeypatch):
+    counter = CountingGenerator(seed.ct2.generator)
+    monkeypatch.setattr(seed.ct2, "generator", counter)
+    return counter
+
+
+@needs_seed
+def test_a_batch_gives_each_prompt_its_own_result(seed, counted):
+    """Without n-gram rules or a minimum, prompts of any length share one
+    call, and each gets what it gets alone."""
+    prompts = [seed.ids(p) for p in FIXED_PROMPTS[:6]]
+    assert len(set(map(len, prompts))) > 1
+    kwargs = dict(max_new_tokens=30, min_new_tokens=0, num_beams=4)
+    batch = seed.ct2.generate_ids(prompts, no_repeat_ngram_size=0, **kwargs)
+    assert counted.calls == [6]
+    alone = [
+        seed.ct2.generate_ids([p], no_repeat_ngram_size=0, **kwargs)[0] for p in prompts
+    ]
+    assert batch == alone
+
+
+@needs_seed
+def test_with_a_minimum_prompts_share_a_call_with_their_length(seed, counted):
+    """ct2 ignores min_length for a prompt longer than the call's shortest."""
+    short, longer = seed.ids("Debian packages"), seed.ids(FIXED_PROMPTS[0])
+    prompts = [short, longer, short[::-1], longer[::-1], longer]
+    seed.ct2.generate_ids(
+        prompts, max_new_tokens=8, min_new_tokens=4, num_beams=3, no_repeat_ngram_size=4
+    )
+    assert sorted(counted.calls) == [2, 3]
+
+
+@needs_seed
+def test_a_batch_bans_the_ngrams_of_every_prompt(seed):
+    """In a batch, no continuation repeats an n-gram of the batch's prompts
+    or of itself; only n-grams across its own prompt's end escape (ct2 sees
+    the new tokens only), as _beam_batch says."""
+    kwargs = dict(max_new_tokens=40, min_new_tokens=0, num_beams=4)
+    prompts = [seed.ids(p) for p in [*FIXED_PROMPTS[:8], REPEATING_TEXT]]
+    # A prompt made of what the first continuation says when alone: in the
+    # batch that continuation must say something else.
+    (alone,) = seed.ct2.generate_ids(prompts[:1], no_repeat_ngram_size=4, **kwargs)
+    prompts.append(alone[2:14])
+    outs = seed.ct2.generate_ids(prompts, no_repeat_ngram_size=4, **kwargs)
+    banned = {gram for prompt in prompts for gram in _grams(prompt, 4)}
+    for prompt, out in zip(prompts, outs, strict=True):
+        assert not banned & set(_grams(out, 4))
+        assert _repeats(prompt, out, 4, crossing=False) == 0
+    assert outs[0] != alone
 
 
 # -- lengths ------------------------------------------------------------------
@@ -350,17 +420,18 @@ def test_min_and_max_new_tokens_are_respected(mode, tiny, eos_model_dir, tmp_pat
         convert(eos_model_dir, tmp_path / "eos"), "cpu", "float32", intra_threads=1
     )
     prompts = [tiny.ids(p) for p in PROMPTS[:3]]
-    common = dict(num_beams=3, no_repeat_ngram_size=3, mode=mode, seeds=[1, 2, 3])
+    prompts.append(prompts[0][::-1])  # two of one length share a beam call
+    common = dict(num_beams=3, no_repeat_ngram_size=3, mode=mode, seeds=[1, 2, 3, 4])
     # A model that wants EOS at once gets exactly min_new_tokens tokens.
     for low in (1, 5):
         out = ends_at_once.generate_ids(
             prompts, max_new_tokens=12, min_new_tokens=low, **common
         )
-        assert [len(ids) for ids in out] == [low] * 3
+        assert [len(ids) for ids in out] == [low] * 4
     # EOS banned for all of them: exactly max_new_tokens, from either model.
     for runner in (ends_at_once, tiny.ct2):
         out = runner.generate_ids(prompts, max_new_tokens=9, min_new_tokens=9, **common)
-        assert [len(ids) for ids in out] == [9] * 3
+        assert [len(ids) for ids in out] == [9] * 4
     out = tiny.ct2.generate_ids(prompts, max_new_tokens=9, min_new_tokens=2, **common)
     assert all(2 <= len(ids) <= 9 for ids in out)
 

@@ -1,0 +1,160 @@
+"""GPT-2 decoding with a key/value cache that never moves.
+
+transformers' TF GPT-2 keeps one cache row per beam.  Beam search then
+copies a kept beam's whole history (every layer's keys and values) into its
+new row at every step, and the attention's concat copies the cache once
+more.  Those copies, not the weights, were most of a batched step's memory
+traffic.  Here the cache is:
+
+- the prompt's keys and values, once per document, shared by its beams
+  (`PromptCache`: [batch, heads, prompt, head size] per layer);
+- the new tokens' keys and values in one slot per beam
+  ([batch, heads, slots, new, head size] per layer): the token a beam made at
+  step t stays in the slot of the beam that made it;
+- `origin` [batch, beams, new]: for each beam, the slot that holds its token
+  of each step.  Beam search follows its beams by gathering this small table.
+
+Attention scores a query against every slot of its document and keeps, per
+position, the score of the slot `origin` names: slots x the attention's own
+(small) work, instead of copying the cache.  Everything else is the model's
+own layers, called the way TFGPT2MainLayer calls them, so the logits differ
+from transformers' only in the order the attention sums.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import tensorflow as tf
+from tensorflow.compiler.tf2xla.python.xla import dynamic_update_slice
+
+# GPT-2's additive attention mask for positions a token must not see.
+_MASKED = -10000.0
+
+
+class PromptCache(NamedTuple):
+    keys: list  # per layer [batch, heads, prompt, head size]
+    values: list
+    mask: tf.Tensor  # [batch, 1, 1, prompt] additive: 0 or _MASKED (left padding)
+    lengths: tf.Tensor  # [batch] real prompt tokens: the first new position
+
+
+class BeamCache(NamedTuple):
+    keys: list  # per layer [batch, heads, slots, new, head size]
+    values: list
+    origin: tf.Tensor  # [batch, beams, new] int32: the slot of each step's token
+
+
+def head(model, hidden):
+    """GPT-2's output layer (tied to the token embedding), as TFGPT2LMHeadModel."""
+    return tf.matmul(hidden, model.transformer.wte.weights, transpose_b=True)
+
+
+def prompt_pass(model, input_ids, attention_mask):
+    """Run the prompts once: (last-position logits [batch, vocab], PromptCache).
+
+    Only the last position goes through the head: TFGPT2LMHeadModel computes
+    every position's logits (at a 768-token prompt 768 x 50257, 154 MB and
+    30 G multiply-adds) where search reads one row.
+    """
+    position_ids = tf.math.cumsum(attention_mask, axis=-1, exclusive=True)
+    outputs = model.transformer(
+        input_ids=input_ids,
+        attention_mask=attention_mask,
+        position_ids=position_ids,
+        use_cache=True,
+        return_dict=True,
+    )
+    logits = head(model, outputs.last_hidden_state[:, -1:])[:, -1]
+    mask = (1.0 - tf.cast(attention_mask, tf.float32)) * _MASKED
+    cache = PromptCache(
+        keys=[layer[0] for layer in outputs.past_key_values],
+        values=[layer[1] for layer in outputs.past_key_values],
+        mask=mask[:, None, None, :],
+        lengths=tf.reduce_sum(attention_mask, axis=-1),
+    )
+    return logits, cache
+
+
+def empty_cache(model, batch_size: int, num_beams: int, new_len: int) -> BeamCache:
+    config = model.config
+    heads = config.n_head
+    shape = (batch_size, heads, num_beams, new_len, config.n_embd // heads)
+    layers = range(config.n_layer)
+    return BeamCache(
+        keys=[tf.zeros(shape) for _ in layers],
+        values=[tf.zeros(shape) for _ in layers],
+        origin=tf.zeros((batch_size, num_beams, new_len), tf.int32),
+    )
+
+
+def follow_beams(cache: BeamCache, parents) -> BeamCache:
+    """The cache of the beams kept: [batch, beams] parent beam of each."""
+    return cache._replace(origin=tf.gather(cache.origin, parents, batch_dims=1))
+
+
+def decode_step(model, tokens, step, prompt: PromptCache, cache: BeamCache):
+    """tokens [batch, beams] at new position `step` -> (logits [batch*beams,
+    vocab], the cache with this step's keys and values written)."""
+    transformer = model.transformer
+    batch_size, beams = tokens.shape
+    new_len = cache.origin.shape[-1]
+    heads = model.config.n_head
+    size = model.config.n_embd // heads
+
+    # This step's token sits in its own beam's slot.
+    here = tf.broadcast_to(tf.range(beams)[None, :, None], (batch_size, beams, 1))
+    origin = dynamic_update_slice(cache.origin, here, [0, 0, step])
+    # [batch, 1, beams, slots, new]: 1.0 where a beam's token of a step lies.
+    chosen = tf.one_hot(origin, beams, axis=2, dtype=tf.float32)[:, None]
+    future = tf.range(new_len) > step
+    mask = tf.concat(
+        [
+            tf.broadcast_to(prompt.mask, (batch_size, 1, 1, prompt.mask.shape[-1])),
+            tf.broadcast_to(
+                tf.where(future, _MASKED, 0.0)[None, None, None],
+                (batch_size, 1, 1, new_len),
+            ),
+        ],
+        axis=-1,
+    )
+
+    positions = prompt.lengths[:, None] + step
+    flat_tokens = tf.reshape(tokens, (batch_size * beams, 1))
+    flat_positions = tf.reshape(tf.broadcast_to(positions, tokens.shape), (-1, 1))
+    x = transformer.wte(flat_tokens) + transformer.wpe(flat_positions)
+
+    def per_beam(t):  # [batch*beams, heads, 1, size] -> [batch, heads, beams, size]
+        return tf.transpose(
+            tf.reshape(t, (batch_size, beams, heads, size)), (0, 2, 1, 3)
+        )
+
+    keys, values = [], []
+    for i, block in enumerate(transformer.h):
+        attn = block.attn
+        q, k, v = tf.split(attn.c_attn(block.ln_1(x)), 3, axis=2)
+        q, k, v = (per_beam(attn.split_heads(t)) for t in (q, k, v))
+        start = [0, 0, 0, step, 0]
+        keys.append(dynamic_update_slice(cache.keys[i], k[:, :, :, None], start))
+        values.append(dynamic_update_slice(cache.values[i], v[:, :, :, None], start))
+
+        prompt_scores = tf.einsum("bhkd,bhpd->bhkp", q, prompt.keys[i])
+        every_slot = tf.einsum("bhkd,bhsnd->bhksn", q, keys[i])
+        new_scores = tf.reduce_sum(every_slot * chosen, axis=3)
+        scores = tf.concat([prompt_scores, new_scores], axis=-1) / tf.sqrt(float(size))
+        weights = tf.nn.softmax(scores + mask + 1e-9, axis=-1)
+        prompt_weights, new_weights = tf.split(
+            weights, [prompt.mask.shape[-1], new_len], axis=-1
+        )
+        context = tf.einsum(
+            "bhkp,bhpd->bhkd", prompt_weights, prompt.values[i]
+        ) + tf.einsum(
+            "bhksn,bhsnd->bhkd", new_weights[:, :, :, None] * chosen, values[i]
+        )
+        context = tf.reshape(
+            tf.transpose(context, (0, 2, 1, 3)), (batch_size * beams, 1, heads * size)
+        )
+        x = x + attn.c_proj(context)
+        x = x + block.mlp(block.ln_2(x))
+    logits = head(model, transformer.ln_f(x))[:, -1]
+    return logits, BeamCache(keys=keys, values=values, origin=origin)
