@@ -13,8 +13,8 @@ prompts and lengths, float32 and int8: through this project's backend and
 through ct2's own generate_batch, with token agreement.
 
 Models: "seed" (the bundled seed model), "124m"
-(GPT2Config() with random weights, EOS suppressed so every document is the
-full --new-tokens long) and "tiny" (a smoke test).  The last line printed is
+(GPT2Config() with random weights, made never to end, so every document is
+the full --new-tokens long) and "tiny" (a smoke test).  The last line printed is
 one JSON object with every figure.
 """
 
@@ -87,10 +87,10 @@ def _settings(args):
     options = {}
     if args.buckets:
         options["length_buckets"] = tuple(int(b) for b in args.buckets.split(","))
-    if args.forced:  # EOS suppressed for every new token: full-length documents
+    if args.forced:  # a model that never ends (_never_ending): no minimum needed
         options.update(
             max_new_tokens=args.new_tokens,
-            min_new_tokens=args.new_tokens,
+            min_new_tokens=0,
             longest=max(args.new_tokens, 200),
         )
     return GenerationSettings(**options)
@@ -282,8 +282,29 @@ def _replace_with_124m(directory: Path) -> None:
     tf.random.set_seed(0)
     model = TFGPT2LMHeadModel(GPT2Config())
     model(tf.constant([[0]]))
+    _never_ending(model)
     (directory / "tf_model.h5").unlink()
     model.save_pretrained(directory)
+
+
+def _never_ending(model) -> None:
+    """Make EOS lose every time, so that every engine writes full documents.
+
+    ln_f pins hidden unit 0 at 10 for every token, and EOS's (tied) embedding
+    row reads only that unit, with weight -100: EOS's logit is always -1000.
+    A minimum length would do the same in TF, but CTranslate2 ignores
+    min_length when a batch's prompts differ in length (textgen/ct2.py).
+    """
+    transformer = model.transformer
+    gamma, beta = transformer.ln_f.gamma.numpy(), transformer.ln_f.beta.numpy()
+    gamma[0], beta[0] = 0.0, 10.0
+    transformer.ln_f.gamma.assign(gamma)
+    transformer.ln_f.beta.assign(beta)
+    (embeddings,) = transformer.wte.weights
+    rows = embeddings.numpy()
+    rows[model.config.eos_token_id] = 0.0
+    rows[model.config.eos_token_id, 0] = -100.0
+    embeddings.assign(rows)
 
 
 def _run_worker(model_dir, args, cache_dir, warmup_only=False) -> dict:

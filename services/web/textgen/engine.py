@@ -20,13 +20,13 @@ log = logging.getLogger("textgen")
 
 # Compiled batch sizes: a lone job runs alone, waiting jobs run up to 4 at a
 # time (see plan_batches; each size costs one more compile per bucket).  Not 8:
-# at 124M on 2 cores 8 prompts took as long as two batches of 4 (3.0 s per
-# document either way: past 4 prompts the per-row key/value cache work, not the
-# shared weights, dominates a step), but 8 needed twice the temporary memory
-# (worker peak RSS 2.7 GB vs 2.3 GB).
+# at 124M on 2 cores one batch of 8 was only ~10% faster per document than two
+# of 4 (XLA's matrix products do not get much cheaper per row past 20 rows),
+# for 400 MB more peak memory (2.43 GB vs 2.02 GB).
 DEFAULT_BATCH_SIZES = (1, 4)
-# Prompts in longer buckets run one per call: a batch of 4 at bucket 768 would
-# hold 4 x 5 beams of ~1000-token caches (~1.4 GB at 124M) plus their copies.
+# Prompts in longer buckets run one per call: a batch of 4 at bucket 768
+# holds 4 prompts' keys and values (~230 MB at 124M) plus 20 beams' new ones,
+# and its prompt pass is the largest temporary of all.
 BATCHED_BUCKET_LIMIT = 128
 
 
