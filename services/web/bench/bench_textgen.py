@@ -244,7 +244,7 @@ def worker(args) -> None:
     )
     timings["load_s"] = time.perf_counter() - tick
     timings["compile_s"] = generator.warmup()
-    timings["programs"] = len(generator._programs)
+    timings["programs"] = len(generator.compiled())
     timings["start_s"] = time.perf_counter() - start
     timings["rss_mb_after_start"] = _rss_mb()
     if not args.warmup_only:

@@ -98,7 +98,8 @@ def decode_step(model, tokens, step, prompt: PromptCache, cache: BeamCache):
     vocab], the cache with this step's keys and values written)."""
     transformer = model.transformer
     batch_size, beams = tokens.shape
-    new_len = cache.origin.shape[-1]
+    new_len = tf.shape(cache.origin)[-1]
+    prompt_len = tf.shape(prompt.mask)[-1]
     heads = model.config.n_head
     size = model.config.n_embd // heads
 
@@ -110,7 +111,7 @@ def decode_step(model, tokens, step, prompt: PromptCache, cache: BeamCache):
     future = tf.range(new_len) > step
     mask = tf.concat(
         [
-            tf.broadcast_to(prompt.mask, (batch_size, 1, 1, prompt.mask.shape[-1])),
+            tf.broadcast_to(prompt.mask, (batch_size, 1, 1, prompt_len)),
             tf.broadcast_to(
                 tf.where(future, _MASKED, 0.0)[None, None, None],
                 (batch_size, 1, 1, new_len),
@@ -143,8 +144,9 @@ def decode_step(model, tokens, step, prompt: PromptCache, cache: BeamCache):
         new_scores = tf.reduce_sum(every_slot * chosen, axis=3)
         scores = tf.concat([prompt_scores, new_scores], axis=-1) / tf.sqrt(float(size))
         weights = tf.nn.softmax(scores + mask + 1e-9, axis=-1)
-        prompt_weights, new_weights = tf.split(
-            weights, [prompt.mask.shape[-1], new_len], axis=-1
+        prompt_weights, new_weights = (
+            weights[..., :prompt_len],
+            weights[..., prompt_len:],
         )
         context = tf.einsum(
             "bhkp,bhpd->bhkd", prompt_weights, prompt.values[i]

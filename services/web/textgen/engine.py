@@ -52,7 +52,7 @@ class Generator(TextGenerator):
         self.eos_id = int(model.config.eos_token_id)
         self.n_positions = int(model.config.n_positions)
         self._check_settings_fit()
-        self._programs: dict[tuple[int, int, str], Program] = {}
+        self._programs: dict[tuple[int, str], Program] = {}  # (batch size, mode)
         self._lock = threading.Lock()  # one trace per program, even with threads
 
     @classmethod
@@ -84,27 +84,33 @@ class Generator(TextGenerator):
             return (1,)
         return self.batch_sizes
 
-    def program(self, bucket: int, batch_size: int, mode: str = "beam") -> Program:
-        """The (cached) program for one bucket, batch size and mode."""
-        key = (bucket, batch_size, mode)
+    def program(self, batch_size: int, mode: str = "beam") -> Program:
+        """The (cached) program for one batch size and mode, for every bucket."""
+        key = (batch_size, mode)
         with self._lock:
             if key not in self._programs:
-                capacity = min(bucket + self.settings.most_new_tokens, self.n_positions)
                 self._programs[key] = Program(
                     self.model,
                     self.settings,
-                    bucket,
                     batch_size,
                     mode,
-                    capacity,
+                    self.n_positions,
                     self.eos_id,
                     self.jit,
                 )
         return self._programs[key]
 
+    def compiled(self) -> list[tuple[int, int, str]]:
+        """(bucket, batch size, mode) of every compiled executable, sorted."""
+        return sorted(
+            (bucket, size, mode)
+            for (size, mode), program in self._programs.items()
+            for bucket in program.compiled_buckets
+        )
+
     def is_compiled(self, bucket: int, batch_size: int, mode: str = "beam") -> bool:
-        program = self._programs.get((bucket, batch_size, mode))
-        return program is not None and program.compiled
+        program = self._programs.get((batch_size, mode))
+        return program is not None and bucket in program.compiled_buckets
 
     def warmup(self, buckets=None) -> float:
         """Compile the beam programs of `buckets` (default: the warm buckets).
@@ -124,7 +130,7 @@ class Generator(TextGenerator):
             release_free_heap()
             tick = time.perf_counter()
             ids, mask = left_pad([(token,)] * batch_size, bucket, self.eos_id)
-            self.program(bucket, batch_size)(ids, mask, new_tokens=1).numpy()
+            self.program(batch_size)(ids, mask, new_tokens=1).numpy()
             log.info(
                 "compiled bucket %d, batch %d in %.1f s",
                 bucket,
@@ -166,7 +172,7 @@ class Generator(TextGenerator):
         rows = list(prompts) + [prompts[-1]] * padding
         input_ids, mask = left_pad([p.ids for p in rows], bucket, self.eos_id)
         start = time.perf_counter()
-        output = self.program(bucket, size, mode)(
+        output = self.program(size, mode)(
             input_ids,
             mask,
             new_tokens=new_tokens,

@@ -39,7 +39,7 @@ class XLANoRepeatNGramLogitsProcessor(TFLogitsProcessor):
     def _window_matches(self, input_ids: tf.Tensor, cur_len: tf.Tensor) -> tf.Tensor:
         """[rows, windows] bool: window i equals the current suffix and is valid."""
         context = self.ngram_size - 1
-        length = input_ids.shape[1]  # static: the padded maximum length
+        length = tf.shape(input_ids)[1]  # the padded maximum length
         n_windows = length - context
         positions = tf.range(n_windows)
         # Suffix = the last `context` tokens before cur_len (clipped when too

@@ -1,9 +1,16 @@
-"""One compiled generation program: fixed bucket, batch size and mode.
+"""One generation program per batch size and mode, compiled per bucket.
 
 A tf.function retraces whenever a Python argument changes, so a program
-fixes its shapes and its mode and takes everything else as tensors: the
+fixes its batch size and its mode and takes everything else as tensors: the
 left-padded ids and their mask, the number of new tokens and the minimum
 (run-time, see search.py), and in sample mode one seed per row.
+
+The prompt length (the bucket) is left open in the trace: XLA compiles one
+executable per bucket from the same traced graph.  A traced graph of GPT-2
+124M, with the Python stack trace TF keeps for each of its ops, held
+~90 MB that every compiled bucket used to pay again (measured with heaptrack
+and /proc/self/smaps); one trace per batch size and mode pays it once, and
+skips ~4 s of tracing per bucket at start.
 
 Tracing runs with autograph off: the loops are already tf.while_loop, and
 autograph's conversion of transformers' source cost ~10 s per program.
@@ -81,27 +88,25 @@ class Program:
         self,
         model,
         settings: GenerationSettings,
-        bucket: int,
         batch_size: int,
         mode: str,
-        capacity: int,
+        n_positions: int,
         eos_id: int,
         jit: bool = True,
     ):
         self.model = model
         self.settings = settings
-        self.bucket = bucket
         self.batch_size = batch_size
         self.mode = mode
-        self.capacity = capacity  # buffer length: bucket plus the most new tokens
+        self.n_positions = n_positions
         self.eos_id = eos_id
-        self.compiled = False
+        self.compiled_buckets: set[int] = set()
         # jit=False runs the same code eagerly (debugging, reference checks).
         self._fn = self._compiled() if jit else self._generate
 
     def _compiled(self):
         """The XLA-compiled function; traced once (fixed input signature)."""
-        ids = tf.TensorSpec((self.batch_size, self.bucket), tf.int32)
+        ids = tf.TensorSpec((self.batch_size, None), tf.int32)  # None: the bucket
         scalar = tf.TensorSpec((), tf.int32)
         seeds = tf.TensorSpec((self.batch_size,), tf.int32)
 
@@ -121,12 +126,13 @@ class Program:
 
     def _processors(self, attention_mask, min_new_tokens, rows_per_prompt):
         """Built inside the trace, so the row starts are graph tensors."""
+        bucket = tf.shape(attention_mask)[1]
         processors = TFLogitsProcessorList(
-            [MinLengthProcessor(self.bucket + min_new_tokens, self.eos_id)]
+            [MinLengthProcessor(bucket + min_new_tokens, self.eos_id)]
         )
         size = self.settings.no_repeat_ngram_size
         if size:
-            starts = self.bucket - tf.reduce_sum(attention_mask, axis=1)
+            starts = bucket - tf.reduce_sum(attention_mask, axis=1)
             # Beam search flattens [batch, beams] rows batch-major.
             starts = tf.repeat(starts, rows_per_prompt)
             processors.append(XLANoRepeatNGramLogitsProcessor(size, starts))
@@ -134,9 +140,12 @@ class Program:
 
     def _generate(self, input_ids, attention_mask, new_tokens, min_new_tokens, seeds):
         settings = self.settings
+        bucket = tf.shape(input_ids)[1]
         common = dict(
-            capacity=self.capacity,
-            stop_len=self.bucket + new_tokens,
+            # The output buffer: the bucket plus the most new tokens, or the
+            # model's whole context.  A compile-time constant for XLA.
+            capacity=tf.minimum(bucket + settings.most_new_tokens, self.n_positions),
+            stop_len=bucket + new_tokens,
             eos_id=self.eos_id,
         )
         if self.mode == "sample":
@@ -180,6 +189,7 @@ class Program:
     ) -> tf.Tensor:
         """[batch, capacity] token ids (prompt included, EOS-padded)."""
         seeds = [0] * self.batch_size if seeds is None else list(seeds)
+        bucket = len(input_ids[0])
         output = self._fn(
             tf.constant(input_ids, tf.int32),
             tf.constant(attention_mask, tf.int32),
@@ -187,5 +197,5 @@ class Program:
             tf.constant(min_new_tokens, tf.int32),
             tf.constant(seeds, tf.int32),
         )
-        self.compiled = True
+        self.compiled_buckets.add(bucket)
         return output

@@ -1,5 +1,9 @@
 """Beam search and sampling loops with run-time lengths, for XLA.
 
+Only the batch size is fixed when tracing; the prompt length and the buffer
+(`capacity`) are tensors, which XLA sees as constants when it compiles the
+program for one bucket (program.py).
+
 transformers' TF `beam_search` fixes the number of new tokens at trace time
 (the output buffer *and* the loop bound are `max_length`), so every length
 would be one more compiled program.  These loops keep a fixed buffer of
@@ -42,17 +46,16 @@ def beam_search(
     early_stopping: bool,
 ):
     """[batch, capacity] ids: the best beam per row, prompt included, EOS-padded."""
-    batch_size, prompt_len = input_ids.shape
+    batch_size = input_ids.shape[0]
+    prompt_len = tf.shape(input_ids)[1]
 
-    def flat(tensor, axis=0):
-        shape = tensor.shape.as_list()
+    def flat(tensor):  # [batch, beams, ...] -> [batch * beams, ...]
+        return tf.reshape(tensor, tf.concat([[-1], tf.shape(tensor)[2:]], axis=0))
+
+    def unflat(tensor):  # [batch * beams, ...] -> [batch, beams, ...]
         return tf.reshape(
-            tensor, shape[:axis] + [shape[axis] * shape[axis + 1]] + shape[axis + 2 :]
+            tensor, tf.concat([[-1, num_beams], tf.shape(tensor)[1:]], axis=0)
         )
-
-    def unflat(tensor, axis=0):
-        shape = tensor.shape.as_list()
-        return tf.reshape(tensor, shape[:axis] + [-1, num_beams] + shape[axis + 1 :])
 
     expanded = tf.broadcast_to(input_ids[:, None], (batch_size, num_beams, prompt_len))
     running_sequences = tf.concat(
@@ -218,7 +221,8 @@ def sample_search(
     warpers=None,
 ):
     """[batch, capacity] ids: greedy (seeds None) or sampled, EOS-padded."""
-    batch_size, prompt_len = input_ids.shape
+    batch_size = input_ids.shape[0]
+    prompt_len = tf.shape(input_ids)[1]
     sequences = tf.concat(
         [input_ids, tf.fill((batch_size, capacity - prompt_len), eos_id)], axis=-1
     )

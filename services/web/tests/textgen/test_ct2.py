@@ -272,9 +272,22 @@ def test_seed_model_greedy_equals_plain_eager(seed):
         assert ct2 == seed.eager(ids, settings, 30), prompt
 
 
+def _mean_log_prob(runner, sequences) -> float:
+    """Mean per-token log-probability `runner`'s model gives `sequences`."""
+    tokens = [[runner.tokens[i] for i in ids] for ids in sequences]
+    return float(
+        np.mean([np.mean(r.log_probs) for r in runner.generator.score_batch(tokens)])
+    )
+
+
 @needs_seed
-def test_seed_model_int8_mostly_agrees_with_float32(seed):
-    """float32 ct2 is eager's twin (above); int8 weights move near-ties."""
+def test_seed_model_int8_rates_text_like_float32(seed):
+    """int8 weights move near-ties, so the texts part ways after a few tokens
+    (how soon depends on the CPU's int8 kernels: 3/20 identical on an AMD EPYC
+    without AVX-512, more on Intel with VNNI).  What must hold on any CPU is
+    that int8 is the same model: it rates float32's text as float32 does, and
+    its own text is nearly as good by float32's measure.  A wrong conversion
+    (a transposed or missing weight) is off by far more than these margins."""
     prompts = [seed.ids(p) for p in FIXED_PROMPTS]
     kwargs = dict(
         max_new_tokens=30, min_new_tokens=10, num_beams=3, no_repeat_ngram_size=4
@@ -282,12 +295,18 @@ def test_seed_model_int8_mostly_agrees_with_float32(seed):
     reference = seed.ct2.generate_ids(prompts, **kwargs)
     int8 = seed.runners["int8"].generate_ids(prompts, **kwargs)
     shares = [_prefix_share(a, b) for a, b in zip(int8, reference, strict=True)]
-    identical = sum(a == b for a, b in zip(int8, reference, strict=True))
+    float_texts = [p + ids for p, ids in zip(prompts, reference, strict=True)]
+    int8_texts = [p + ids for p, ids in zip(prompts, int8, strict=True)]
+    own = _mean_log_prob(seed.ct2, float_texts)
+    int8_on_float = _mean_log_prob(seed.runners["int8"], float_texts)
+    float_on_int8 = _mean_log_prob(seed.ct2, int8_texts)
     print(
-        f"\nint8 vs float32: {identical}/{len(prompts)} identical, "
-        f"mean shared prefix {np.mean(shares):.2f}"
+        f"\nint8 vs float32: mean shared prefix {np.mean(shares):.2f}; "
+        f"log-prob per token {own:.3f} (float32), {int8_on_float:.3f} (int8 on "
+        f"float32's text), {float_on_int8:.3f} (float32 on int8's text)"
     )
-    assert np.mean(shares) > 0.5
+    assert abs(int8_on_float - own) < 0.05 * abs(own)
+    assert abs(float_on_int8 - own) < 0.10 * abs(own)
 
 
 # -- no-repeat n-grams over prompt + continuation ------------------------------

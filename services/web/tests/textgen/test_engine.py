@@ -63,7 +63,7 @@ def test_greedy_and_non_early_stopping_equal_eager(tiny_model_dir, early_stoppin
 def test_batched_equals_unbatched(tiny_generator):
     batched = tiny_generator.generate_ids(PROMPTS)
     assert {tiny_generator.prepare(p).bucket for p in PROMPTS} == {8, 16}
-    assert any(size > 1 for _, size, _ in tiny_generator._programs)  # really batched
+    assert any(size > 1 for _, size, _ in tiny_generator.compiled())  # really batched
     for prompt, ids in zip(PROMPTS, batched, strict=True):
         assert tiny_generator.generate_ids([prompt]) == [ids]
 
@@ -132,16 +132,17 @@ def test_warmup_compiles_every_program(tiny_model_dir):
         min_new_tokens=4,
     )
     generator = Generator.load(str(tiny_model_dir), settings, batch_sizes=(1, 2))
-    assert sorted(generator._programs) == [
+    assert generator.compiled() == [
         (4, 1, "beam"),
         (4, 2, "beam"),
         (8, 1, "beam"),
         (8, 2, "beam"),
     ]
-    assert all(program.compiled for program in generator._programs.values())
+    # One traced program per batch size serves every bucket.
+    assert sorted(generator._programs) == [(1, "beam"), (2, "beam")]
     # Warm-up asks for one new token; the buffer after it is end tokens.
     ids, mask = left_pad([(5, 6)], 4, generator.eos_id)
-    row = generator.program(4, 1)(ids, mask, new_tokens=1).numpy()[0, 5:]
+    row = generator.program(1)(ids, mask, new_tokens=1).numpy()[0, 5:]
     assert set(row.tolist()) == {generator.eos_id}
     assert len(generator.generate_ids(["man apt"])[0]) >= 4
 

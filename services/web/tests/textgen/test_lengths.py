@@ -59,7 +59,7 @@ def test_length_choices_give_that_many_tokens_from_one_program(exact_generator):
     # Shorter is a prefix of longer only by chance; what must hold is one
     # compiled program for every length.
     bucket = exact_generator.prepare(PROMPTS[1]).bucket
-    assert list(exact_generator._programs) == [(bucket, 1, "beam")]
+    assert exact_generator.compiled() == [(bucket, 1, "beam")]
 
 
 @pytest.mark.parametrize("new_tokens", [3, 11, 30])
