@@ -128,8 +128,8 @@ def _eager_doc(generator, prompt):
     )
 
 
-def _measure(generator, args) -> dict:
-    prompts = _prompts(args.batch)
+def _measure_engine(generator, args, prompts) -> tuple[dict, list, list]:
+    """The TF engine on one prompt and on all: (figures, ids one, ids all)."""
     out = {}
     single, ids = _timed(lambda: generator.generate_ids(prompts[:1]), args.repeats)
     out["engine_single_s"] = single
@@ -139,14 +139,12 @@ def _measure(generator, args) -> dict:
     out["batch_equals_single"] = batch_ids[0] == ids[0]
     out["peak_rss_mb_engine"] = _rss_mb()
     out["rss_mb_engine_now"] = _current_rss_mb()
-    out.update(_measure_ct2(generator, args, prompts, batch_ids))
-    if not args.skip_eager:
-        eager, eager_ids = _timed(
-            lambda: _eager_doc(generator, prompts[0]), args.repeats
-        )
-        out["eager_s"] = eager
-        out["eager_equals_engine"] = eager_ids == ids[0]
-    return out
+    return out, ids, batch_ids
+
+
+def _measure_eager(generator, args, prompt, engine_ids) -> dict:
+    eager, eager_ids = _timed(lambda: _eager_doc(generator, prompt), args.repeats)
+    return {"eager_s": eager, "eager_equals_engine": eager_ids == engine_ids}
 
 
 def _agreement(ours, theirs) -> float:
@@ -248,9 +246,15 @@ def worker(args) -> None:
     timings["start_s"] = time.perf_counter() - start
     timings["rss_mb_after_start"] = _rss_mb()
     if not args.warmup_only:
-        timings.update(_measure(generator, args))
+        prompts = _prompts(args.batch)
+        engine, ids, batch_ids = _measure_engine(generator, args, prompts)
+        timings.update(engine)
+        # Before ct2 loads its models: peak RSS is one figure per process.
         if args.all_buckets:
             timings.update(_measure_all_buckets(generator))
+        timings.update(_measure_ct2(generator, args, prompts, batch_ids))
+        if not args.skip_eager:
+            timings.update(_measure_eager(generator, args, prompts[0], ids[0]))
     timings["model"] = generator.info.as_dict()
     print("RESULT " + json.dumps(timings), flush=True)
 

@@ -46,8 +46,16 @@ class BeamCache(NamedTuple):
 
 
 def head(model, hidden):
-    """GPT-2's output layer (tied to the token embedding), as TFGPT2LMHeadModel."""
-    return tf.matmul(hidden, model.transformer.wte.weights, transpose_b=True)
+    """GPT-2's output layer (tied to the token embedding): [rows, n_embd] ->
+    [rows, vocab].
+
+    TFGPT2LMHeadModel multiplies [rows, 1, n_embd] by the embedding as a
+    batched product, which XLA runs as one matrix-vector product per row, each
+    reading the whole 154 MB matrix: 60 ms a step for 20 rows at 124M, against
+    ~25 ms for this one product.
+    """
+    embedding = model.transformer.wte.weights[0]
+    return tf.matmul(hidden, embedding, transpose_b=True)
 
 
 def prompt_pass(model, input_ids, attention_mask):
@@ -65,7 +73,7 @@ def prompt_pass(model, input_ids, attention_mask):
         use_cache=True,
         return_dict=True,
     )
-    logits = head(model, outputs.last_hidden_state[:, -1:])[:, -1]
+    logits = head(model, outputs.last_hidden_state[:, -1])
     mask = (1.0 - tf.cast(attention_mask, tf.float32)) * _MASKED
     cache = PromptCache(
         keys=[layer[0] for layer in outputs.past_key_values],
@@ -158,5 +166,5 @@ def decode_step(model, tokens, step, prompt: PromptCache, cache: BeamCache):
         )
         x = x + attn.c_proj(context)
         x = x + block.mlp(block.ln_2(x))
-    logits = head(model, transformer.ln_f(x))[:, -1]
+    logits = head(model, transformer.ln_f(x)[:, -1])
     return logits, BeamCache(keys=keys, values=values, origin=origin)
