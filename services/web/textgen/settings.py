@@ -10,9 +10,9 @@ Length rules:
 - `min_new_tokens` keeps the end token away for that many tokens.  The app
   asks for 20 so that a prompt ending in a full stop never gets an empty or
   three-word suggestion; `GenerationSettings.original()` has no minimum.
-- Prompts are left-padded to the smallest *bucket* that holds them; one
-  program is compiled per bucket, batch size and mode, and takes the number
-  of new tokens as a run-time input, so lengths cost no compile.
+- Prompts are left-padded to the smallest *bucket* that holds them; XLA
+  compiles one executable per bucket, batch size and mode, which takes the
+  number of new tokens as a run-time input, so lengths cost no compile.
 """
 
 from __future__ import annotations
