@@ -7,7 +7,7 @@ FLASK  := cd $(WEB) && $(BIN)/flask --app docdraft
 STAMP  := $(VENV)/.installed
 PORT   ?= 5000
 
-.PHONY: install run test lint bench model seed-model create-admin worker beat prod-local prod-smoke faults load clean
+.PHONY: install run test lint bench bench-step model seed-model create-admin worker beat prod-local prod-smoke faults load clean
 
 $(STAMP): $(WEB)/requirements.txt $(WEB)/requirements-web.txt $(WEB)/requirements-dev.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -77,6 +77,10 @@ lint: install
 ## Generation speed: prints a table, then one JSON line.
 bench: install
 	cd $(WEB) && $(BIN)/python bench/bench_textgen.py $(BENCH_ARGS)
+
+## Where one decoding step's time goes (GPT-2 124M, random weights).
+bench-step: install
+	cd $(WEB) && $(BIN)/python bench/step_parts.py
 
 ## Save a hub model for offline use: make model MODEL=gpt2
 model: install
