@@ -1,14 +1,14 @@
 """Beam search and sampling loops with run-time lengths, for XLA.
 
-Only the batch size is fixed when tracing; the prompt length and the buffer
-(`capacity`) are tensors, which XLA sees as constants when it compiles the
-program for one bucket (program.py).
-
 transformers' TF `beam_search` fixes the number of new tokens at trace time
 (the output buffer *and* the loop bound are `max_length`), so every length
 would be one more compiled program.  These loops keep a fixed buffer of
 `capacity` tokens (the shape XLA needs) but stop at `stop_len`, a tensor:
 one program serves short, medium and long suggestions.
+
+Only the batch size is fixed when tracing; the prompt length and the buffer
+(`capacity`) are tensors, which XLA sees as constants when it compiles the
+program for one bucket (program.py).
 
 `beam_search` is transformers 4.57's TF beam search (Apache-2.0, The
 HuggingFace Team) cut down to what a decoder-only GPT-2 needs, with the loop
