@@ -28,11 +28,12 @@ logits differ from transformers' only in the order the attention sums.
 
 from __future__ import annotations
 
-import weakref
+import types
 from typing import NamedTuple
 
 import tensorflow as tf
 from tensorflow.compiler.tf2xla.python.xla import dynamic_update_slice
+from transformers.tf_utils import shape_list
 
 # GPT-2's additive attention mask for positions a token must not see.
 _MASKED = -10000.0
@@ -106,51 +107,44 @@ def empty_cache(model, batch_size: int, num_beams: int, new_len: int) -> BeamCac
     )
 
 
-class StepKernels(NamedTuple):
-    """One block's weight matrices, stored [out, in]."""
-
-    c_attn: tf.Variable
-    attn_proj: tf.Variable
-    c_fc: tf.Variable
-    mlp_proj: tf.Variable
-
-
-_step_kernels: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
-
-
-def step_kernels(model) -> list[StepKernels]:
-    """The model's block weights transposed, made once per model.
+def store_kernels_out_in(model) -> None:
+    """Store the blocks' weight matrices transposed, in place (once per model).
 
     GPT-2 stores them [in, out] (Conv1D).  XLA's CPU matrix product of a few
     rows by an [in, out] matrix ran at two thirds of the speed of the same
     product by its [out, in] transpose (the 12 blocks at 40 rows: 133 against
-    88 ms).  The copy costs the blocks' weights once more in memory (340 MB at
-    124M); the prompt pass still uses the model's own layers.
+    88 ms).  The transpose goes into the same variable, so it costs no memory;
+    the layers' own call is swapped for one that reads it that way, so the
+    model (the prompt pass, eager `generate`) computes the same products.
     """
-    kernels = _step_kernels.get(model)
-    if kernels is None:
-        with tf.init_scope():  # variables outlive the trace that asks first
-            kernels = [
-                StepKernels(
-                    *(
-                        tf.Variable(tf.transpose(conv.weight), trainable=False)
-                        for conv in (b.attn.c_attn, b.attn.c_proj, b.mlp.c_fc, b.mlp.c_proj)
-                    )
-                )
-                for b in model.transformer.h
-            ]
-        _step_kernels[model] = kernels
-    return kernels
+    for block in model.transformer.h:
+        for conv in _convs(block):
+            if not getattr(conv, "stores_out_in", False):
+                weight = conv.weight
+                weight.assign(tf.reshape(tf.transpose(weight), weight.shape))
+                conv.call = types.MethodType(_conv_out_in_call, conv)
+                conv.stores_out_in = True
+
+
+def _convs(block):
+    return (block.attn.c_attn, block.attn.c_proj, block.mlp.c_fc, block.mlp.c_proj)
+
+
+def _conv_out_in_call(conv, x):  # TFConv1D.call, reading the weight [out, in]
+    batch_size, length = shape_list(x)[:2]
+    rows = _linear(tf.reshape(x, (-1, conv.nx)), conv)
+    return tf.reshape(rows, (batch_size, length, conv.nf))
+
+
+def _linear(x, conv):
+    """x [rows, in] by a Conv1D whose weight store_kernels_out_in transposed."""
+    kernel = tf.reshape(conv.weight, (conv.nf, conv.nx))
+    return tf.matmul(x, kernel, transpose_b=True) + conv.bias
 
 
 def _norm(layer, x):
     """A layer norm built for [batch, positions, n_embd] on x [rows, n_embd]."""
     return layer(x[:, None])[:, 0]
-
-
-def _linear(x, kernel, bias):
-    """x [rows, in] by a kernel stored [out, in]."""
-    return tf.matmul(x, kernel, transpose_b=True) + bias
 
 
 def follow_beams(cache: BeamCache, parents) -> BeamCache:
@@ -197,9 +191,9 @@ def decode_step(model, tokens, step, prompt: PromptCache, cache: BeamCache):
         )
 
     keys, values = [], []
-    for i, (block, kernels) in enumerate(zip(transformer.h, step_kernels(model))):
+    for i, block in enumerate(transformer.h):
         attn = block.attn
-        qkv = _linear(_norm(block.ln_1, x), kernels.c_attn, attn.c_attn.bias)
+        qkv = _linear(_norm(block.ln_1, x), attn.c_attn)
         q, k, v = (per_beam(t) for t in tf.split(qkv, 3, axis=1))
         start = [0, 0, 0, step, 0]
         keys.append(dynamic_update_slice(cache.keys[i], k[:, :, :, None], start))
@@ -219,10 +213,10 @@ def decode_step(model, tokens, step, prompt: PromptCache, cache: BeamCache):
         context = tf.reshape(
             tf.transpose(context, (0, 2, 1, 3)), (batch_size * beams, heads * size)
         )
-        x = x + _linear(context, kernels.attn_proj, attn.c_proj.bias)
+        x = x + _linear(context, attn.c_proj)
         mlp = block.mlp
-        hidden = mlp.act(_linear(_norm(block.ln_2, x), kernels.c_fc, mlp.c_fc.bias))
-        x = x + _linear(hidden, kernels.mlp_proj, mlp.c_proj.bias)
+        hidden = mlp.act(_linear(_norm(block.ln_2, x), mlp.c_fc))
+        x = x + _linear(hidden, mlp.c_proj)
     logits = head(model, _norm(transformer.ln_f, x))
     return logits, BeamCache(keys=keys, values=values, origin=origin)
 
@@ -248,9 +242,7 @@ def _new_scores(q, keys, chosen, chunks):
         return index + 1, dynamic_update_slice(scores, chunk, [0, 0, 0, index * CHUNK])
 
     scores = tf.zeros((batch_size, heads, beams, new_len))
-    return tf.while_loop(
-        lambda index, _: index < chunks, score_chunk, (0, scores)
-    )[1]
+    return tf.while_loop(lambda index, _: index < chunks, score_chunk, (0, scores))[1]
 
 
 def _new_context(weights, values, chosen, chunks):
@@ -259,7 +251,9 @@ def _new_context(weights, values, chosen, chunks):
     batch_size, heads, beams, _ = weights.shape
 
     def add_chunk(index, context):
-        chunk_weights = _chunk(weights, 3, index)[:, :, :, None] * _chunk(chosen, 4, index)
+        chunk_weights = _chunk(weights, 3, index)[:, :, :, None] * _chunk(
+            chosen, 4, index
+        )
         return index + 1, context + tf.einsum(
             "bhksn,bhsnd->bhkd", chunk_weights, _chunk(values, 3, index)
         )

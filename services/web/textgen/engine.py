@@ -9,7 +9,7 @@ import time
 
 import numpy as np
 
-from . import loading
+from . import decode, loading
 from .eager import strip_after_eos
 from .interface import TextGenerator
 from .program import Program
@@ -44,6 +44,7 @@ class Generator(TextGenerator):
         jit: bool = True,
     ):
         self.tokenizer = tokenizer
+        decode.store_kernels_out_in(model)
         self.model = model
         self.info = info
         self.settings = settings or GenerationSettings()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from . import loading
 from .eager import eager_generate_ids, original_generate_ids
 
 # 20 fixed prompts in the style of the app's documents (short to medium).
@@ -48,19 +49,20 @@ def compare(generator, prompts=FIXED_PROMPTS, original=False) -> list[Difference
     With `original`, the eager side is the original's own call
     (`max_length=100, num_beams=5, no_repeat_ngram_size=4,
     early_stopping=True`), so the generator must run
-    GenerationSettings.original().
+    GenerationSettings.original().  The eager side runs a fresh copy of the
+    model: the generator's own stores its weights transposed for speed
+    (decode.store_kernels_out_in), and the check is against transformers' own.
     """
+    _, model, _ = loading.load(generator.info.reference)
     fast = generator.generate_ids(list(prompts))
     differences = []
     for prompt, fast_ids in zip(prompts, fast, strict=True):
         prepared = generator.prepare(prompt)
         if original:
-            eager_ids = original_generate_ids(
-                generator.model, prepared.ids, generator.eos_id
-            )
+            eager_ids = original_generate_ids(model, prepared.ids, generator.eos_id)
         else:
             eager_ids = eager_generate_ids(
-                generator.model,
+                model,
                 prepared.ids,
                 generator.settings,
                 generator.eos_id,
