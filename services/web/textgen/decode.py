@@ -19,11 +19,12 @@ position, the score of the slot `origin` names: slots x the attention's own
 (small) work, instead of copying the cache.  It reads the new positions in
 chunks of `CHUNK`, only as many as the step has filled: the buffer is sized
 for the longest suggestion, and reading all of it made attention most of a
-batched step (40 rows at 124M: 300 ms of 450, make bench-step).  Positions
+batched step (40 rows at 124M: 300 ms of 520, make bench-step).  Positions
 not read keep a score of 0, which is what a query scores against the zeroed
 buffer, so the scores are the same as reading everything.  Everything else is
-the model's own layers, called the way TFGPT2MainLayer calls them, so the
-logits differ from transformers' only in the order the attention sums.
+the model's own layers, called the way TFGPT2MainLayer calls them (their
+weight matrices stored [out, in]: store_kernels_out_in), so the logits differ
+from transformers' only in the order the sums run.
 """
 
 from __future__ import annotations

@@ -18,14 +18,15 @@ from .settings import GenerationSettings
 
 log = logging.getLogger("textgen")
 
-# Compiled batch sizes: a lone job runs alone, waiting jobs run up to 8 at a
-# time (see plan_batches; each size costs one more compile per bucket).  At
-# 124M on 2 cores a step costs 86 ms for 1 document, 133 ms for 4 and 212 ms
-# for 8 (make bench-step): a batch of 8 is 20% cheaper per document than two
-# of 4.  Warm-up compiles sizes up to WARM_BATCH_SIZE_LIMIT; a batch of 8
-# compiles on first use, as only a busy worker needs it.
-DEFAULT_BATCH_SIZES = (1, 4, 8)
-WARM_BATCH_SIZE_LIMIT = 4
+# Compiled batch sizes: a lone job runs alone, waiting jobs run up to 4 at a
+# time (see plan_batches; each size costs one more compile per bucket).  Not 8,
+# although at 124M on 2 cores a batch of 8 is 20% cheaper per document than
+# two of 4 (a step: 133 ms for 4 documents, 212 ms for 8, make bench-step):
+# every batch size is one more traced program, and with 8 warmed the worker
+# started in 133 s and peaked at 2.75 GB with every bucket compiled, against
+# 60 s and 2.5 GB.  Leaving the batch size open in the trace, as the bucket
+# is, would make 8 affordable.
+DEFAULT_BATCH_SIZES = (1, 4)
 # Prompts in longer buckets run one per call: a batch of 4 at bucket 768
 # holds 4 prompts' keys and values (~230 MB at 124M) plus 20 beams' new ones,
 # and its prompt pass is the largest temporary of all.
@@ -129,13 +130,7 @@ class Generator(TextGenerator):
             buckets = self.settings.warm_buckets
         buckets = [b for b in buckets if b < self.n_positions]
         token = (self.eos_id + 1) % int(self.model.config.vocab_size)
-
-        def warm_sizes(bucket):
-            return [
-                s for s in self.batch_sizes_for(bucket) if s <= WARM_BATCH_SIZE_LIMIT
-            ]
-
-        for batch_size, bucket in warmup_order(buckets, warm_sizes):
+        for batch_size, bucket in warmup_order(buckets, self.batch_sizes_for):
             release_free_heap()
             tick = time.perf_counter()
             ids, mask = left_pad([(token,)] * batch_size, bucket, self.eos_id)
@@ -180,13 +175,15 @@ class Generator(TextGenerator):
     def _batch_key(self, prompt: PreparedPrompt, mode: str) -> tuple:
         """Prompts with one key share calls, padded to the largest one's bucket.
 
-        Left padding is masked, so a prompt's tokens do not depend on it, and
-        the largest bucket leaves room for the shared new-token count (prepare
-        capped it to fit that prompt).  8 waiting documents of buckets 16 and
-        32 then run as one batch of 8, not as 4 + 4 + 1.
+        Left padding is masked, so a beam prompt's tokens do not depend on it,
+        and the largest bucket leaves room for the shared new-token count
+        (prepare capped it to fit that prompt): 8 waiting documents of
+        buckets 16 and 32 run as 4 + 4, not 4 + 4 + 1.  A sampled prompt keeps
+        its own bucket: its random stream is keyed by buffer position, so
+        its recorded seed reproduces its text only at that bucket.
         """
-        alone = prompt.bucket if prompt.bucket > BATCHED_BUCKET_LIMIT else 0
-        return (mode, prompt.new_tokens, alone)
+        own_bucket = mode == "sample" or prompt.bucket > BATCHED_BUCKET_LIMIT
+        return (mode, prompt.new_tokens, prompt.bucket if own_bucket else 0)
 
     def _run(self, prompts: list[PreparedPrompt], seeds, size: int, mode: str):
         """One compiled call of batch `size` at the largest of the prompts'

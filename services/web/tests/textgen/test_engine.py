@@ -68,6 +68,20 @@ def test_batched_equals_unbatched(tiny_generator):
         assert tiny_generator.generate_ids([prompt]) == [ids]
 
 
+def test_short_prompts_of_different_buckets_share_one_call(tiny_generator, monkeypatch):
+    calls = []
+
+    def run(prompts, seeds, size, mode):
+        calls.append((sorted(p.bucket for p in prompts), size))
+        return [[1]] * len(prompts)
+
+    monkeypatch.setattr(tiny_generator, "_run", run)
+    buckets = sorted(tiny_generator.prepare(p).bucket for p in PROMPTS[1:5])
+    assert buckets[0] < buckets[-1]  # the four prompts span two buckets
+    tiny_generator.generate_ids(PROMPTS[1:5])
+    assert calls == [(buckets, 4)]
+
+
 def test_batch_plan_pads_only_half_full_batches():
     assert plan_batches(1, (1, 8)) == [1]
     assert plan_batches(3, (1, 8)) == [1, 1, 1]
