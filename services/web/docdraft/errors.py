@@ -30,6 +30,27 @@ def init_app(app):
     # and friends; any DBAPI error that says the connection is gone is a 503.
     app.register_error_handler(DBAPIError, _database_error)
     app.register_error_handler(500, _internal_error)
+    # Flask-SQLAlchemy ends every request by rolling its session back.  When
+    # the database server has just dropped the connection (a restart), that
+    # rollback raises after the page is made, outside every error handler,
+    # and the client got a 500 (make faults).  The connection is gone and
+    # holds nothing to roll back, so log it and let the page through.
+    extension = app.extensions["sqlalchemy"]
+    funcs = app.teardown_appcontext_funcs
+    funcs[funcs.index(extension._teardown_session)] = _remove_session(extension)
+
+
+def _remove_session(db):
+    def remove(exception=None):
+        try:
+            db.session.remove()
+        except DBAPIError as error:
+            log.warning(
+                "connection lost ending a request: %s", str(error).splitlines()[0]
+            )
+            db.session.registry.clear()
+
+    return remove
 
 
 def _render_error(error):

@@ -40,3 +40,26 @@ def test_an_unexpected_error_is_a_plain_500_with_a_request_id(app, client, caplo
     assert "secret internals" not in html and "Traceback" not in html
     assert "Content-Security-Policy" in response.headers
     assert request_id in caplog.text  # the id leads to the logged traceback
+
+
+def test_a_connection_dropped_as_the_request_ends_still_gives_the_page(
+    app, client, monkeypatch, caplog
+):
+    """PostgreSQL restarting between a page and its session's rollback."""
+    from sqlalchemy.exc import OperationalError
+
+    from docdraft.extensions import db
+
+    calls = []
+    remove = db.session.remove
+
+    def dropped():  # the first request's rollback fails, later ones work
+        calls.append(1)
+        if len(calls) == 1:
+            raise OperationalError("ROLLBACK", {}, Exception("terminating connection"))
+        remove()
+
+    monkeypatch.setattr(db.session, "remove", dropped)
+    response = client.get("/login")
+    assert calls and response.status_code == 200
+    assert "connection lost ending a request" in caplog.text
