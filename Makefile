@@ -7,7 +7,7 @@ FLASK  := cd $(WEB) && $(BIN)/flask --app docdraft
 STAMP  := $(VENV)/.installed
 PORT   ?= 5000
 
-.PHONY: install run test lint bench bench-step model seed-model create-admin worker beat prod-local prod-smoke faults load clean
+.PHONY: install run test lint bench bench-step bench-gpu model seed-model create-admin worker beat prod-local prod-smoke faults load clean
 
 $(STAMP): $(WEB)/requirements.txt $(WEB)/requirements-web.txt $(WEB)/requirements-dev.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -81,6 +81,10 @@ bench: install
 ## Where one decoding step's time goes (GPT-2 124M, random weights).
 bench-step: install
 	cd $(WEB) && $(BIN)/python bench/step_parts.py
+
+# CTranslate2 (and PyTorch, where installed) on a CUDA GPU; no TensorFlow needed.
+bench-gpu: install
+	cd $(WEB) && $(BIN)/python -m bench.bench_gpu $(BENCH_ARGS)
 
 ## Save a hub model for offline use: make model MODEL=gpt2
 model: install

@@ -19,9 +19,19 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 configure_xla_cache()  # must precede the first XLA compile
 
 from .backends import load_generator  # noqa: E402
-from .engine import Generator  # noqa: E402
 from .loading import ModelInfo, ModelLoadError, resolve_model_reference  # noqa: E402
 from .settings import GenerationSettings  # noqa: E402
+
+
+def __getattr__(name):
+    # The TF engine is imported on first use, not with the package: a worker
+    # on TEXTGEN_BACKEND=ctranslate2 (or a GPU machine without TensorFlow)
+    # never loads TensorFlow.
+    if name == "Generator":
+        from .engine import Generator
+
+        return Generator
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 __all__ = [
     "GenerationSettings",

@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from . import loading
-from .eager import eager_generate_ids, original_generate_ids
 
 # 20 fixed prompts in the style of the app's documents (short to medium).
 FIXED_PROMPTS = [
@@ -53,6 +52,10 @@ def compare(generator, prompts=FIXED_PROMPTS, original=False) -> list[Difference
     model: the generator's own stores its weights transposed for speed
     (decode.store_kernels_out_in), and the check is against transformers' own.
     """
+    # TensorFlow is imported here, not with the module: FIXED_PROMPTS is
+    # also read where TF is not installed (bench_gpu).
+    from .eager import eager_generate_ids, original_generate_ids
+
     _, model, _ = loading.load(generator.info.reference)
     fast = generator.generate_ids(list(prompts))
     differences = []

@@ -83,3 +83,23 @@ def test_seed_model_runs_on_ctranslate2_int8(tmp_path):
 def test_an_unknown_backend_is_one_clear_error(model_copy):
     with pytest.raises(ModelLoadError, match="TEXTGEN_BACKEND"):
         load_generator(str(model_copy), backend="pytorch")
+
+
+def test_a_ctranslate2_worker_never_imports_tensorflow(model_copy):
+    """A CTranslate2 worker (or a GPU machine without TF) loads and generates
+    without TensorFlow: textgen imports the TF engine on first use only."""
+    import subprocess
+    import sys
+
+    script = (
+        "import sys\n"
+        "from textgen import load_generator\n"
+        "from textgen.equivalence import FIXED_PROMPTS\n"
+        f"gen = load_generator({str(model_copy)!r}, backend='ctranslate2')\n"
+        "assert gen.generate(FIXED_PROMPTS[:2])\n"
+        "print('tensorflow' in sys.modules)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True
+    )
+    assert done.stdout.strip().splitlines()[-1] == "False", done.stderr
