@@ -262,9 +262,7 @@ def main(argv=None) -> int:
     print(f"{'':28} {'one document':>14} {f'{args.batch} waiting, per doc':>22}")
     for key, row in results.items():
         if isinstance(row, dict) and "single_s" in row:
-            print(
-                f"{key:28} {row['single_s']:13.3f}s {row['batch_s_per_doc']:21.3f}s"
-            )
+            print(f"{key:28} {row['single_s']:13.3f}s {row['batch_s_per_doc']:21.3f}s")
     print(json.dumps(results))
     return 0
 
