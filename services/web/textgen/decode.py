@@ -94,7 +94,7 @@ def prompt_pass(model, input_ids, attention_mask):
     return logits, cache
 
 
-def empty_cache(model, batch_size: int, num_beams: int, new_len: int) -> BeamCache:
+def empty_cache(model, batch_size, num_beams: int, new_len) -> BeamCache:
     """A zeroed cache for `new_len` new tokens, rounded up to whole chunks."""
     new_len = -(-new_len // CHUNK) * CHUNK
     config = model.config
@@ -157,7 +157,7 @@ def decode_step(model, tokens, step, prompt: PromptCache, cache: BeamCache):
     """tokens [batch, beams] at new position `step` -> (logits [batch*beams,
     vocab], the cache with this step's keys and values written)."""
     transformer = model.transformer
-    batch_size, beams = tokens.shape
+    batch_size, beams = tf.shape(tokens)[0], tokens.shape[1]
     new_len = tf.shape(cache.origin)[-1]
     prompt_len = tf.shape(prompt.mask)[-1]
     heads = model.config.n_head
@@ -183,7 +183,7 @@ def decode_step(model, tokens, step, prompt: PromptCache, cache: BeamCache):
 
     positions = prompt.lengths[:, None] + step
     flat_tokens = tf.reshape(tokens, (-1,))
-    flat_positions = tf.reshape(tf.broadcast_to(positions, tokens.shape), (-1,))
+    flat_positions = tf.reshape(tf.broadcast_to(positions, tf.shape(tokens)), (-1,))
     x = transformer.wte(flat_tokens) + transformer.wpe(flat_positions)
 
     def per_beam(t):  # [batch*beams, heads*size] -> [batch, heads, beams, size]
@@ -223,10 +223,10 @@ def decode_step(model, tokens, step, prompt: PromptCache, cache: BeamCache):
 
 
 def _chunk(tensor, axis: int, index):
-    """Chunk `index` of `tensor` along `axis`."""
+    """Chunk `index` of `tensor` along `axis` (-1: all of an axis of any size)."""
     begin = [0] * len(tensor.shape)
     begin[axis] = index * CHUNK
-    size = list(tensor.shape)
+    size = [-1] * len(tensor.shape)
     size[axis] = CHUNK
     return tf.slice(tensor, begin, size)
 
@@ -234,8 +234,8 @@ def _chunk(tensor, axis: int, index):
 def _new_scores(q, keys, chosen, chunks):
     """[batch, heads, beams, new]: each beam's query against the keys of its
     own tokens, read chunk by chunk; 0 past the last chunk."""
-    batch_size, heads, beams, _ = q.shape
-    new_len = tf.shape(keys)[3]
+    _, heads, beams, _ = q.shape
+    batch_size, new_len = tf.shape(q)[0], tf.shape(keys)[3]
 
     def score_chunk(index, scores):
         every_slot = tf.einsum("bhkd,bhsnd->bhksn", q, _chunk(keys, 3, index))
@@ -249,7 +249,8 @@ def _new_scores(q, keys, chosen, chunks):
 def _new_context(weights, values, chosen, chunks):
     """[batch, heads, beams, head size]: the weighted sum of each beam's own
     values, chunk by chunk."""
-    batch_size, heads, beams, _ = weights.shape
+    _, heads, beams, _ = weights.shape
+    batch_size = tf.shape(weights)[0]
 
     def add_chunk(index, context):
         chunk_weights = _chunk(weights, 3, index)[:, :, :, None] * _chunk(

@@ -56,7 +56,7 @@ class Generator(TextGenerator):
         self.eos_id = int(model.config.eos_token_id)
         self.n_positions = int(model.config.n_positions)
         self._check_settings_fit()
-        self._programs: dict[tuple[int, str], Program] = {}  # (batch size, mode)
+        self._programs: dict[str, Program] = {}  # by mode
         self._lock = threading.Lock()  # one trace per program, even with threads
 
     @classmethod
@@ -88,33 +88,31 @@ class Generator(TextGenerator):
             return (1,)
         return self.batch_sizes
 
-    def program(self, batch_size: int, mode: str = "beam") -> Program:
-        """The (cached) program for one batch size and mode, for every bucket."""
-        key = (batch_size, mode)
+    def program(self, mode: str = "beam") -> Program:
+        """The (cached) program of one mode, for every batch size and bucket."""
         with self._lock:
-            if key not in self._programs:
-                self._programs[key] = Program(
+            if mode not in self._programs:
+                self._programs[mode] = Program(
                     self.model,
                     self.settings,
-                    batch_size,
                     mode,
                     self.n_positions,
                     self.eos_id,
                     self.jit,
                 )
-        return self._programs[key]
+        return self._programs[mode]
 
     def compiled(self) -> list[tuple[int, int, str]]:
         """(bucket, batch size, mode) of every compiled executable, sorted."""
         return sorted(
             (bucket, size, mode)
-            for (size, mode), program in self._programs.items()
-            for bucket in program.compiled_buckets
+            for mode, program in self._programs.items()
+            for size, bucket in program.compiled
         )
 
     def is_compiled(self, bucket: int, batch_size: int, mode: str = "beam") -> bool:
-        program = self._programs.get((batch_size, mode))
-        return program is not None and bucket in program.compiled_buckets
+        program = self._programs.get(mode)
+        return program is not None and (batch_size, bucket) in program.compiled
 
     def warmup(self, buckets=None) -> float:
         """Compile the beam programs of `buckets` (default: the warm buckets).
@@ -134,7 +132,7 @@ class Generator(TextGenerator):
             release_free_heap()
             tick = time.perf_counter()
             ids, mask = left_pad([(token,)] * batch_size, bucket, self.eos_id)
-            self.program(batch_size)(ids, mask, new_tokens=1).numpy()
+            self.program()(ids, mask, new_tokens=1).numpy()
             log.info(
                 "compiled bucket %d, batch %d in %.1f s",
                 bucket,
@@ -166,6 +164,7 @@ class Generator(TextGenerator):
                     [prepared[i] for i in chunk],
                     [requests[i].seed or 0 for i in chunk],
                     size,
+                    bucket,
                     mode,
                 )
                 for index, tokens in zip(chunk, outputs, strict=True):
@@ -185,16 +184,15 @@ class Generator(TextGenerator):
         own_bucket = mode == "sample" or prompt.bucket > BATCHED_BUCKET_LIMIT
         return (mode, prompt.new_tokens, prompt.bucket if own_bucket else 0)
 
-    def _run(self, prompts: list[PreparedPrompt], seeds, size: int, mode: str):
-        """One compiled call of batch `size` at the largest of the prompts'
-        buckets, padded with copies of the last prompt."""
-        bucket = max(p.bucket for p in prompts)
+    def _run(self, prompts: list[PreparedPrompt], seeds, size, bucket, mode: str):
+        """One compiled call of batch `size` at `bucket` (the largest of the
+        prompts'), padded with copies of the last prompt."""
         new_tokens = prompts[0].new_tokens
         padding = size - len(prompts)
         rows = list(prompts) + [prompts[-1]] * padding
         input_ids, mask = left_pad([p.ids for p in rows], bucket, self.eos_id)
         start = time.perf_counter()
-        output = self.program(size, mode)(
+        output = self.program(mode)(
             input_ids,
             mask,
             new_tokens=new_tokens,

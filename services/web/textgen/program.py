@@ -1,16 +1,16 @@
-"""One generation program per batch size and mode, compiled per bucket.
+"""One generation program per mode, compiled per batch size and bucket.
 
 A tf.function retraces whenever a Python argument changes, so a program
-fixes its batch size and its mode and takes everything else as tensors: the
-left-padded ids and their mask, the number of new tokens and the minimum
-(run-time, see search.py), and in sample mode one seed per row.
+fixes its mode and takes everything else as tensors: the left-padded ids and
+their mask, the number of new tokens and the minimum (run-time, see
+search.py), and in sample mode one seed per row.
 
-The prompt length (the bucket) is left open in the trace: XLA compiles one
-executable per bucket from the same traced graph.  A traced graph of GPT-2
-124M, with the Python stack trace TF keeps for each of its ops, held
-~90 MB that every compiled bucket used to pay again (measured with heaptrack
-and /proc/self/smaps); one trace per batch size and mode pays it once, and
-skips ~4 s of tracing per bucket at start.
+The batch size and the prompt length (the bucket) are left open in the
+trace: XLA compiles one executable per (batch size, bucket) from the same
+traced graph.  A traced graph of GPT-2 124M, with the Python stack trace TF
+keeps for each of its ops, holds ~90 MB that every compiled bucket used to
+pay again (measured with heaptrack and /proc/self/smaps), and tracing it
+takes seconds: one trace per mode pays both once.
 
 Tracing runs with autograph off: the loops are already tf.while_loop, and
 autograph's conversion of transformers' source cost ~10 s per program.
@@ -26,8 +26,8 @@ from transformers.generation.tf_logits_process import (
     TFLogitsProcessor,
     TFLogitsProcessorList,
     TFTemperatureLogitsWarper,
-    TFTopPLogitsWarper,
 )
+from transformers.tf_utils import stable_softmax
 
 from .ngram import XLANoRepeatNGramLogitsProcessor
 from .search import beam_search, sample_search
@@ -81,14 +81,38 @@ class MinLengthProcessor(TFLogitsProcessor):
         return tf.where(ban, tf.cast(float("-inf"), scores.dtype), scores)
 
 
+class TopPLogitsWarper(TFLogitsProcessor):
+    """transformers' TFTopPLogitsWarper (min_tokens_to_keep=1) for rows whose
+    number is not known when tracing: theirs builds its masks from the static
+    shape.  The same operations, so a recorded seed gives the same text."""
+
+    def __init__(self, top_p: float):
+        self.top_p = top_p
+
+    def __call__(self, input_ids, scores, cur_len):
+        vocab_size = scores.shape[-1]
+        topk_scores, topk_indices = tf.math.top_k(scores, vocab_size)
+        cumulative = tf.math.cumsum(stable_softmax(topk_scores, axis=-1), axis=-1)
+        # Keep the tokens below top_p and the first one that crosses it.
+        keep = tf.concat(
+            [tf.ones_like(cumulative[:, :1], tf.bool), cumulative[:, :-1] < self.top_p],
+            axis=-1,
+        )
+        kept = tf.where(keep, topk_scores, float("-inf"))
+        # Undo the sort: scatter each score back to its token.
+        rows = tf.broadcast_to(tf.range(tf.shape(scores)[0])[:, None], tf.shape(scores))
+        return tf.scatter_nd(
+            tf.stack([rows, topk_indices], axis=-1), kept, tf.shape(scores)
+        )
+
+
 class Program:
-    """Generation for inputs of shape [batch_size, bucket], compiled with XLA."""
+    """Generation for inputs of shape [batch size, bucket], compiled with XLA."""
 
     def __init__(
         self,
         model,
         settings: GenerationSettings,
-        batch_size: int,
         mode: str,
         n_positions: int,
         eos_id: int,
@@ -96,19 +120,18 @@ class Program:
     ):
         self.model = model
         self.settings = settings
-        self.batch_size = batch_size
         self.mode = mode
         self.n_positions = n_positions
         self.eos_id = eos_id
-        self.compiled_buckets: set[int] = set()
+        self.compiled: set[tuple[int, int]] = set()  # (batch size, bucket)
         # jit=False runs the same code eagerly (debugging, reference checks).
         self._fn = self._compiled() if jit else self._generate
 
     def _compiled(self):
         """The XLA-compiled function; traced once (fixed input signature)."""
-        ids = tf.TensorSpec((self.batch_size, None), tf.int32)  # None: the bucket
+        ids = tf.TensorSpec((None, None), tf.int32)  # [batch size, bucket]
         scalar = tf.TensorSpec((), tf.int32)
-        seeds = tf.TensorSpec((self.batch_size,), tf.int32)
+        seeds = tf.TensorSpec((None,), tf.int32)
 
         def run(input_ids, attention_mask, new_tokens, min_new_tokens, seeds):
             # A function of its own per program: TF counts traces per Python
@@ -152,7 +175,7 @@ class Program:
             warpers = TFLogitsProcessorList(
                 [
                     TFTemperatureLogitsWarper(settings.temperature),
-                    TFTopPLogitsWarper(settings.top_p),
+                    TopPLogitsWarper(settings.top_p),
                 ]
             )
             return sample_search(
@@ -188,8 +211,7 @@ class Program:
         self, input_ids, attention_mask, new_tokens, min_new_tokens=0, seeds=None
     ) -> tf.Tensor:
         """[batch, capacity] token ids (prompt included, EOS-padded)."""
-        seeds = [0] * self.batch_size if seeds is None else list(seeds)
-        bucket = len(input_ids[0])
+        seeds = [0] * len(input_ids) if seeds is None else list(seeds)
         output = self._fn(
             tf.constant(input_ids, tf.int32),
             tf.constant(attention_mask, tf.int32),
@@ -197,5 +219,5 @@ class Program:
             tf.constant(min_new_tokens, tf.int32),
             tf.constant(seeds, tf.int32),
         )
-        self.compiled_buckets.add(bucket)
+        self.compiled.add((len(input_ids), len(input_ids[0])))
         return output

@@ -6,9 +6,10 @@ would be one more compiled program.  These loops keep a fixed buffer of
 `capacity` tokens (the shape XLA needs) but stop at `stop_len`, a tensor:
 one program serves short, medium and long suggestions.
 
-Only the batch size is fixed when tracing; the prompt length and the buffer
-(`capacity`) are tensors, which XLA sees as constants when it compiles the
-program for one bucket (program.py).
+Nothing about the inputs' shape is fixed when tracing: the batch size, the
+prompt length and the buffer (`capacity`) are tensors, which XLA sees as
+constants when it compiles the program for one batch size and bucket
+(program.py).
 
 `beam_search` is transformers 4.57's TF beam search (Apache-2.0, The
 HuggingFace Team) cut down to what a decoder-only GPT-2 needs, with the loop
@@ -46,7 +47,7 @@ def beam_search(
     early_stopping: bool,
 ):
     """[batch, capacity] ids: the best beam per row, prompt included, EOS-padded."""
-    batch_size = input_ids.shape[0]
+    batch_size = tf.shape(input_ids)[0]
     prompt_len = tf.shape(input_ids)[1]
 
     def flat(tensor):  # [batch, beams, ...] -> [batch * beams, ...]
@@ -114,7 +115,7 @@ def beam_search(
             running_sequences, topk_current_beam_indices
         )
         topk_ids = topk_indices % vocab_size
-        indices_batch = tf.repeat(tf.range(batch_size), [beams_to_keep])
+        indices_batch = tf.repeat(tf.range(batch_size), beams_to_keep)
         indices_beam = tf.tile(tf.range(beams_to_keep), [batch_size])
         update_indices = tf.stack(
             [
@@ -136,7 +137,7 @@ def beam_search(
                 (tf.ones(num_beams, dtype=tf.bool), tf.zeros(num_beams, dtype=tf.bool)),
                 axis=0,
             ),
-            eos_in_next_token.shape,
+            tf.shape(eos_in_next_token),
         )
         running_topk_log_probs = (
             topk_log_probs + tf.cast(eos_in_next_token, tf.float32) * _NEG
@@ -151,7 +152,7 @@ def beam_search(
         beams_in_batch_are_full = (
             tf.broadcast_to(
                 tf.math.reduce_all(finished, axis=-1, keepdims=True),
-                did_topk_just_finished.shape,
+                tf.shape(did_topk_just_finished),
             )
             & early_stopping
         )
@@ -221,7 +222,7 @@ def sample_search(
     warpers=None,
 ):
     """[batch, capacity] ids: greedy (seeds None) or sampled, EOS-padded."""
-    batch_size = input_ids.shape[0]
+    batch_size = tf.shape(input_ids)[0]
     prompt_len = tf.shape(input_ids)[1]
     sequences = tf.concat(
         [input_ids, tf.fill((batch_size, capacity - prompt_len), eos_id)], axis=-1
@@ -234,16 +235,12 @@ def sample_search(
         scores = warpers(sequences, scores, cur_len)
         # Gumbel-max: argmax(scores + Gumbel noise) is a draw from softmax(scores).
         vocab_size = scores.shape[-1]
-        noise = tf.stack(
-            [
-                tf.random.stateless_uniform(
-                    [vocab_size],
-                    seed=tf.stack([seeds[row], cur_len]),
-                    minval=1e-20,
-                    maxval=1.0,
-                )
-                for row in range(batch_size)
-            ]
+        noise = tf.map_fn(
+            lambda seed: tf.random.stateless_uniform(
+                [vocab_size], seed=tf.stack([seed, cur_len]), minval=1e-20, maxval=1.0
+            ),
+            seeds,
+            fn_output_signature=tf.float32,
         )
         gumbel = -tf.math.log(-tf.math.log(noise))
         return tf.argmax(scores + gumbel, axis=-1, output_type=tf.int32)

@@ -117,3 +117,27 @@ def test_a_new_program_is_announced_before_it_compiles(tiny_model_dir):
 def test_too_many_new_tokens_are_refused(exact_generator):
     with pytest.raises(ValueError, match="more than"):
         exact_generator.prepare("man apt", new_tokens=101)
+
+
+def test_top_p_warper_equals_transformers_one_on_any_number_of_rows():
+    """Ours serves traces where the rows are unknown; transformers' does not."""
+    import numpy as np
+    import tensorflow as tf
+    from transformers.generation.tf_logits_process import TFTopPLogitsWarper
+
+    from textgen.program import TopPLogitsWarper
+
+    ours = tf.function(
+        TopPLogitsWarper(0.9).__call__,
+        input_signature=[
+            tf.TensorSpec((None, None), tf.int32),
+            tf.TensorSpec((None, 50), tf.float32),
+            tf.TensorSpec((), tf.int32),
+        ],
+    )
+    scores = tf.constant(np.random.RandomState(0).normal(0, 2, (6, 50)), tf.float32)
+    ids = tf.zeros((6, 1), tf.int32)
+    expected = TFTopPLogitsWarper(0.9)(ids, scores, 1).numpy()
+    got = ours(ids, scores, tf.constant(1)).numpy()
+    np.testing.assert_array_equal(got, expected)
+    assert 0 < np.isinf(got).sum() < got.size  # some tokens cut, some kept
