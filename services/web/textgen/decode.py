@@ -223,10 +223,19 @@ def decode_step(model, tokens, step, prompt: PromptCache, cache: BeamCache):
 
 
 def _chunk(tensor, axis: int, index):
-    """Chunk `index` of `tensor` along `axis` (-1: all of an axis of any size)."""
+    """Chunk `index` of `tensor` along `axis`.
+
+    Every size is given, the batch size too (tf.shape: a constant once XLA
+    compiles): a size of -1 ("to the end", from a begin that moves with the
+    loop) made XLA treat every dimension as dynamic, padding and masking the
+    whole step (4x slower, twice the memory).
+    """
     begin = [0] * len(tensor.shape)
     begin[axis] = index * CHUNK
-    size = [-1] * len(tensor.shape)
+    size = [
+        tf.shape(tensor)[i] if dim is None else dim
+        for i, dim in enumerate(tensor.shape)
+    ]
     size[axis] = CHUNK
     return tf.slice(tensor, begin, size)
 

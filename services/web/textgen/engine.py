@@ -18,15 +18,14 @@ from .settings import GenerationSettings
 
 log = logging.getLogger("textgen")
 
-# Compiled batch sizes: a lone job runs alone, waiting jobs run up to 4 at a
-# time (see plan_batches; each size costs one more compile per bucket).  Not 8,
-# although at 124M on 2 cores a batch of 8 is 20% cheaper per document than
-# two of 4 (a step: 133 ms for 4 documents, 212 ms for 8, make bench-step):
-# every batch size is one more traced program, and with 8 warmed the worker
-# started in 133 s and peaked at 2.75 GB with every bucket compiled, against
-# 60 s and 2.5 GB.  Leaving the batch size open in the trace, as the bucket
-# is, would make 8 affordable.
-DEFAULT_BATCH_SIZES = (1, 4)
+# Compiled batch sizes: a lone job runs alone, waiting jobs up to 8 at a time
+# (see plan_batches).  At 124M on 2 cores a batch of 8 costs 20% less per
+# document than two of 4 (a step: 133 ms for 4 documents, 212 ms for 8, make
+# bench-step).  One traced program serves every size (program.py), but each
+# size is one more XLA executable per warm bucket (~11 s to compile, ~25 MB):
+# warm-up compiles batch 1 before the worker takes jobs, and 4 and 8 after,
+# in the background.
+DEFAULT_BATCH_SIZES = (1, 4, 8)
 # Prompts in longer buckets run one per call: a batch of 4 at bucket 768
 # holds 4 prompts' keys and values (~230 MB at 124M) plus 20 beams' new ones,
 # and its prompt pass is the largest temporary of all.
@@ -58,6 +57,7 @@ class Generator(TextGenerator):
         self._check_settings_fit()
         self._programs: dict[str, Program] = {}  # by mode
         self._lock = threading.Lock()  # one trace per program, even with threads
+        self._warming: threading.Thread | None = None  # warmup(background=True)
 
     @classmethod
     def load(
@@ -67,7 +67,8 @@ class Generator(TextGenerator):
         warmup: bool = True,
         **options,
     ) -> Generator:
-        """Resolve, load (once) and, with `warmup`, compile the common programs now.
+        """Resolve, load (once) and, with `warmup`, compile the common programs:
+        batch size 1 now, larger batches in the background (warmup).
 
         Raises ModelLoadError (one clear line) if the model cannot be loaded.
         `options` go to the constructor (batch_sizes, jit).
@@ -79,13 +80,25 @@ class Generator(TextGenerator):
         except ValueError as exc:
             raise loading.ModelLoadError(f"{info.name}: {exc}") from exc
         if warmup:
-            generator.warmup()
+            generator.warmup(background=True)
         return generator
 
     def batch_sizes_for(self, bucket: int) -> tuple[int, ...]:
-        """Long prompts run one at a time: their caches are large (memory)."""
+        """The batch sizes waiting prompts of `bucket` may run in.
+
+        Long prompts run one at a time: their caches are large (memory).
+        While the background warm-up runs, only sizes already compiled (and
+        1): eight waiting prompts run as two compiled batches of 4 rather
+        than wait for 8 to compile.
+        """
         if bucket > BATCHED_BUCKET_LIMIT:
             return (1,)
+        if self.warming():
+            return tuple(
+                size
+                for size in self.batch_sizes
+                if size == 1 or self.is_compiled(bucket, size)
+            )
         return self.batch_sizes
 
     def program(self, mode: str = "beam") -> Program:
@@ -114,8 +127,14 @@ class Generator(TextGenerator):
         program = self._programs.get(mode)
         return program is not None and (batch_size, bucket) in program.compiled
 
-    def warmup(self, buckets=None) -> float:
-        """Compile the beam programs of `buckets` (default: the warm buckets).
+    def warmup(self, buckets=None, background: bool = False) -> float:
+        """Compile the beam programs of `buckets` (default: the warm buckets);
+        the seconds it took.
+
+        With `background`, only batch size 1 is compiled before this returns,
+        and the larger batch sizes in a thread (`warming`, `wait_warm`): each
+        (batch size, bucket) is one XLA compile of ~11 s at 124M on 2 cores,
+        and a worker should take its first job within a minute.
 
         Each program runs once for a single new token, so warm-up pays for
         tracing and compiling, not for whole documents.  Largest programs
@@ -127,8 +146,36 @@ class Generator(TextGenerator):
         if buckets is None:
             buckets = self.settings.warm_buckets
         buckets = [b for b in buckets if b < self.n_positions]
+        plan = warmup_order(buckets, self.batch_sizes_for)
+        later = [(size, bucket) for size, bucket in plan if size > 1 and background]
+        self._compile([pair for pair in plan if pair not in later])
+        elapsed = time.perf_counter() - start
+        if later:  # after the rest: on 2 cores, two compiles slow each other
+            self._warming = threading.Thread(
+                target=self._compile_logged, args=(later,), name="warmup", daemon=True
+            )
+            self._warming.start()
+        return elapsed
+
+    def warming(self) -> bool:
+        """True while a background warm-up is compiling."""
+        return self._warming is not None and self._warming.is_alive()
+
+    def wait_warm(self, timeout: float | None = None) -> bool:
+        """Wait for the background warm-up; True once it is done."""
+        if self._warming is not None:
+            self._warming.join(timeout)
+        return not self.warming()
+
+    def _compile_logged(self, plan: list[tuple[int, int]]) -> None:
+        try:
+            self._compile(plan)
+        except Exception:  # the sizes compiled so far still serve
+            log.exception("background warm-up failed")
+
+    def _compile(self, plan: list[tuple[int, int]]) -> None:
         token = (self.eos_id + 1) % int(self.model.config.vocab_size)
-        for batch_size, bucket in warmup_order(buckets, self.batch_sizes_for):
+        for batch_size, bucket in plan:
             release_free_heap()
             tick = time.perf_counter()
             ids, mask = left_pad([(token,)] * batch_size, bucket, self.eos_id)
@@ -140,7 +187,6 @@ class Generator(TextGenerator):
                 time.perf_counter() - tick,
             )
         release_free_heap()
-        return time.perf_counter() - start
 
     def generate_ids(self, requests, on_compile=None) -> list[list[int]]:
         """New token ids per request; requests alike run batched together."""

@@ -71,7 +71,8 @@ def test_batched_equals_unbatched(tiny_generator):
 def test_short_prompts_of_different_buckets_share_one_call(tiny_generator, monkeypatch):
     calls = []
 
-    def run(prompts, seeds, size, mode):
+    def run(prompts, seeds, size, bucket, mode):
+        assert bucket == max(p.bucket for p in prompts)  # padded to the largest
         calls.append((sorted(p.bucket for p in prompts), size))
         return [[1]] * len(prompts)
 
@@ -146,6 +147,9 @@ def test_warmup_compiles_every_program(tiny_model_dir):
         min_new_tokens=4,
     )
     generator = Generator.load(str(tiny_model_dir), settings, batch_sizes=(1, 2))
+    # Batch size 1 is compiled before load returns, larger ones in the background.
+    assert {(bucket, 1, "beam") for bucket in (4, 8)} <= set(generator.compiled())
+    assert generator.wait_warm(timeout=600)
     assert generator.compiled() == [
         (4, 1, "beam"),
         (4, 2, "beam"),
@@ -173,3 +177,34 @@ def test_warmup_compiles_the_largest_programs_first():
     order = warmup_order((16, 32, 64), lambda bucket: (1, 8))
     assert order[:3] == [(8, 64), (8, 32), (8, 16)]
     assert order[-1] == (1, 16)
+
+
+def test_while_warming_waiting_prompts_run_in_compiled_batch_sizes(tiny_model_dir):
+    """Waiting prompts do not wait for a batch size the background warm-up
+    has not compiled yet: they run in the sizes compiled so far."""
+    import threading
+
+    settings = GenerationSettings(
+        max_new_tokens=6,
+        longest=6,
+        min_new_tokens=2,
+        num_beams=2,
+        length_buckets=(8, 16),
+    )
+    generator = Generator.load(
+        str(tiny_model_dir), settings, warmup=False, batch_sizes=(1, 2)
+    )
+    generator.warmup(buckets=(8,))  # batch 1 and 2 at bucket 8, not 16
+    release = threading.Event()
+    generator._warming = threading.Thread(target=release.wait)  # still compiling
+    generator._warming.start()
+    try:
+        assert generator.batch_sizes_for(8) == (1, 2)
+        assert generator.batch_sizes_for(16) == (1,)
+        long_prompt = " ".join(["apt"] * 10)  # bucket 16
+        generator.generate_ids([long_prompt, long_prompt + " man"])
+        assert [c for c in generator.compiled() if c[0] == 16] == [(16, 1, "beam")]
+    finally:
+        release.set()
+    assert generator.wait_warm(timeout=10)
+    assert generator.batch_sizes_for(16) == (1, 2)
