@@ -30,6 +30,12 @@ DEFAULT_BATCH_SIZES = (1, 4, 8)
 # holds 4 prompts' keys and values (~230 MB at 124M) plus 20 beams' new ones,
 # and its prompt pass is the largest temporary of all.
 BATCHED_BUCKET_LIMIT = 128
+# Batches of more than 4 only up to this bucket.  A batch's new-token cache
+# is sized for the longest suggestion whatever the bucket: at 8 documents
+# ~660 MB at 124M (8 x 5 beams x 224 positions x 12 layers x keys and
+# values), so every bucket with a batch of 8 compiled raised the peak, to
+# 2.62 GB with buckets 16-128 (make bench --all-buckets) against 2.5.
+LARGE_BATCH_BUCKET_LIMIT = 64
 
 
 class Generator(TextGenerator):
@@ -86,20 +92,22 @@ class Generator(TextGenerator):
     def batch_sizes_for(self, bucket: int) -> tuple[int, ...]:
         """The batch sizes waiting prompts of `bucket` may run in.
 
-        Long prompts run one at a time: their caches are large (memory).
+        Long prompts run one at a time, and batches of 8 are for short ones:
+        their caches are large (memory).
         While the background warm-up runs, only sizes already compiled (and
         1): eight waiting prompts run as two compiled batches of 4 rather
         than wait for 8 to compile.
         """
         if bucket > BATCHED_BUCKET_LIMIT:
             return (1,)
+        sizes = self.batch_sizes
+        if bucket > LARGE_BATCH_BUCKET_LIMIT:
+            sizes = tuple(size for size in sizes if size <= 4)
         if self.warming():
             return tuple(
-                size
-                for size in self.batch_sizes
-                if size == 1 or self.is_compiled(bucket, size)
+                size for size in sizes if size == 1 or self.is_compiled(bucket, size)
             )
-        return self.batch_sizes
+        return sizes
 
     def program(self, mode: str = "beam") -> Program:
         """The (cached) program of one mode, for every batch size and bucket."""

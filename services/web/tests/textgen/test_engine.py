@@ -208,3 +208,13 @@ def test_while_warming_waiting_prompts_run_in_compiled_batch_sizes(tiny_model_di
         release.set()
     assert generator.wait_warm(timeout=10)
     assert generator.batch_sizes_for(16) == (1, 2)
+
+
+def test_batches_of_eight_are_for_short_prompts(tiny_model_dir):
+    """Memory: a batch's new-token cache does not shrink with the bucket."""
+    generator = Generator.load(
+        str(tiny_model_dir), TEST_SETTINGS, warmup=False, batch_sizes=(1, 4, 8)
+    )
+    assert generator.batch_sizes_for(64) == (1, 4, 8)
+    assert generator.batch_sizes_for(128) == (1, 4)
+    assert generator.batch_sizes_for(256) == (1,)
