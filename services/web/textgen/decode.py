@@ -228,7 +228,7 @@ def _chunk(tensor, axis: int, index):
     Every size is given, the batch size too (tf.shape: a constant once XLA
     compiles): a size of -1 ("to the end", from a begin that moves with the
     loop) made XLA treat every dimension as dynamic, padding and masking the
-    whole step (4x slower, twice the memory).
+    whole step (5x slower, twice the memory: make bench).
     """
     begin = [0] * len(tensor.shape)
     begin[axis] = index * CHUNK

@@ -1,6 +1,7 @@
 """The Generator: fast path versus eager, batching, guards, truncation."""
 
 import logging
+import threading
 
 import pytest
 
@@ -182,8 +183,6 @@ def test_warmup_compiles_the_largest_programs_first():
 def test_while_warming_waiting_prompts_run_in_compiled_batch_sizes(tiny_model_dir):
     """Waiting prompts do not wait for a batch size the background warm-up
     has not compiled yet: they run in the sizes compiled so far."""
-    import threading
-
     settings = GenerationSettings(
         max_new_tokens=6,
         longest=6,
