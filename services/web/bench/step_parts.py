@@ -26,7 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import tensorflow as tf  # noqa: E402
 from bench_textgen import _model_dir  # noqa: E402
 
-from textgen import GenerationSettings, Generator, decode  # noqa: E402
+from textgen import GenerationSettings, Generator, decode, layout  # noqa: E402
 
 BEAMS = 5
 BUCKET = 16
@@ -67,11 +67,11 @@ def _steps_ms(model, batch: int, new_len: int, steps: int, part: str) -> float:
         if part == "no attention":
             return _no_attention(model, tokens, i, prompt, cache)
         if part == "no head":
-            real_head, decode.head = decode.head, _no_head
+            real_head, layout.head = layout.head, _no_head
             try:
                 return decode.decode_step(model, tokens, i, prompt, cache)
             finally:
-                decode.head = real_head
+                layout.head = real_head
         return decode.decode_step(model, tokens, i, prompt, cache)
 
     @tf.function(jit_compile=True, autograph=False)

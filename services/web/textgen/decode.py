@@ -23,18 +23,18 @@ batched step (40 rows at 124M: 300 ms of 520, make bench-step).  Positions
 not read keep a score of 0, which is what a query scores against the zeroed
 buffer, so the scores are the same as reading everything.  Everything else is
 the model's own layers, called the way TFGPT2MainLayer calls them (their
-weight matrices stored [out, in]: store_kernels_out_in), so the logits differ
-from transformers' only in the order the sums run.
+weight matrices in the layout XLA multiplies fastest on this CPU: layout.py),
+so the logits differ from transformers' only in the order the sums run.
 """
 
 from __future__ import annotations
 
-import types
 from typing import NamedTuple
 
 import tensorflow as tf
 from tensorflow.compiler.tf2xla.python.xla import dynamic_update_slice
-from transformers.tf_utils import shape_list
+
+from . import layout
 
 # GPT-2's additive attention mask for positions a token must not see.
 _MASKED = -10000.0
@@ -55,19 +55,6 @@ class BeamCache(NamedTuple):
     origin: tf.Tensor  # [batch, beams, new] int32: the slot of each step's token
 
 
-def head(model, hidden):
-    """GPT-2's output layer (tied to the token embedding): [rows, n_embd] ->
-    [rows, vocab].
-
-    TFGPT2LMHeadModel multiplies [rows, 1, n_embd] by the embedding as a
-    batched product, which XLA runs as one matrix-vector product per row, each
-    reading the whole 154 MB matrix: 60 ms of a step for 20 rows at 124M,
-    against 33 ms for this one product (make bench-step).
-    """
-    embedding = model.transformer.wte.weights[0]
-    return tf.matmul(hidden, embedding, transpose_b=True)
-
-
 def prompt_pass(model, input_ids, attention_mask):
     """Run the prompts once: (last-position logits [batch, vocab], PromptCache).
 
@@ -83,7 +70,7 @@ def prompt_pass(model, input_ids, attention_mask):
         use_cache=True,
         return_dict=True,
     )
-    logits = head(model, outputs.last_hidden_state[:, -1])
+    logits = layout.head(model, outputs.last_hidden_state[:, -1])
     mask = (1.0 - tf.cast(attention_mask, tf.float32)) * _MASKED
     cache = PromptCache(
         keys=[layer[0] for layer in outputs.past_key_values],
@@ -106,41 +93,6 @@ def empty_cache(model, batch_size, num_beams: int, new_len) -> BeamCache:
         values=[tf.zeros(shape) for _ in layers],
         origin=tf.zeros((batch_size, num_beams, new_len), tf.int32),
     )
-
-
-def store_kernels_out_in(model) -> None:
-    """Store the blocks' weight matrices transposed, in place (once per model).
-
-    GPT-2 stores them [in, out] (Conv1D).  XLA's CPU matrix product of a few
-    rows by an [in, out] matrix ran at two thirds of the speed of the same
-    product by its [out, in] transpose (the 12 blocks at 40 rows: 133 against
-    88 ms).  The transpose goes into the same variable, so it costs no memory;
-    the layers' own call is swapped for one that reads it that way, so the
-    model (the prompt pass, eager `generate`) computes the same products.
-    """
-    for block in model.transformer.h:
-        for conv in _convs(block):
-            if not getattr(conv, "stores_out_in", False):
-                weight = conv.weight
-                weight.assign(tf.reshape(tf.transpose(weight), weight.shape))
-                conv.call = types.MethodType(_conv_out_in_call, conv)
-                conv.stores_out_in = True
-
-
-def _convs(block):
-    return (block.attn.c_attn, block.attn.c_proj, block.mlp.c_fc, block.mlp.c_proj)
-
-
-def _conv_out_in_call(conv, x):  # TFConv1D.call, reading the weight [out, in]
-    batch_size, length = shape_list(x)[:2]
-    rows = _linear(tf.reshape(x, (-1, conv.nx)), conv)
-    return tf.reshape(rows, (batch_size, length, conv.nf))
-
-
-def _linear(x, conv):
-    """x [rows, in] by a Conv1D whose weight store_kernels_out_in transposed."""
-    kernel = tf.reshape(conv.weight, (conv.nf, conv.nx))
-    return tf.matmul(x, kernel, transpose_b=True) + conv.bias
 
 
 def _norm(layer, x):
@@ -194,7 +146,7 @@ def decode_step(model, tokens, step, prompt: PromptCache, cache: BeamCache):
     keys, values = [], []
     for i, block in enumerate(transformer.h):
         attn = block.attn
-        qkv = _linear(_norm(block.ln_1, x), attn.c_attn)
+        qkv = layout.linear(_norm(block.ln_1, x), attn.c_attn)
         q, k, v = (per_beam(t) for t in tf.split(qkv, 3, axis=1))
         start = [0, 0, 0, step, 0]
         keys.append(dynamic_update_slice(cache.keys[i], k[:, :, :, None], start))
@@ -214,11 +166,11 @@ def decode_step(model, tokens, step, prompt: PromptCache, cache: BeamCache):
         context = tf.reshape(
             tf.transpose(context, (0, 2, 1, 3)), (batch_size * beams, heads * size)
         )
-        x = x + _linear(context, attn.c_proj)
+        x = x + layout.linear(context, attn.c_proj)
         mlp = block.mlp
-        hidden = mlp.act(_linear(_norm(block.ln_2, x), mlp.c_fc))
-        x = x + _linear(hidden, mlp.c_proj)
-    logits = head(model, _norm(transformer.ln_f, x))
+        hidden = mlp.act(layout.linear(_norm(block.ln_2, x), mlp.c_fc))
+        x = x + layout.linear(hidden, mlp.c_proj)
+    logits = layout.head(model, _norm(transformer.ln_f, x))
     return logits, BeamCache(keys=keys, values=values, origin=origin)
 
 

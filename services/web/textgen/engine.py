@@ -9,7 +9,7 @@ import time
 
 import numpy as np
 
-from . import decode, loading
+from . import layout, loading
 from .eager import strip_after_eos
 from .interface import TextGenerator
 from .program import Program
@@ -50,9 +50,10 @@ class Generator(TextGenerator):
         *,
         batch_sizes: tuple[int, ...] = DEFAULT_BATCH_SIZES,
         jit: bool = True,
+        weight_layout: str = "auto",
     ):
         self.tokenizer = tokenizer
-        decode.store_kernels_out_in(model)
+        self.weight_layout = _store_weights(model, weight_layout)
         self.model = model
         self.info = info
         self.settings = settings or GenerationSettings()
@@ -77,7 +78,7 @@ class Generator(TextGenerator):
         batch size 1 now, larger batches in the background (warmup).
 
         Raises ModelLoadError (one clear line) if the model cannot be loaded.
-        `options` go to the constructor (batch_sizes, jit).
+        `options` go to the constructor (batch_sizes, jit, weight_layout).
         """
         reference = loading.resolve_model_reference(reference)
         tokenizer, model, info = loading.load(reference)
@@ -273,6 +274,23 @@ def warmup_order(buckets, batch_sizes_for) -> list[tuple[int, int]]:
         ((size, bucket) for bucket in buckets for size in batch_sizes_for(bucket)),
         reverse=True,
     )
+
+
+def _store_weights(model, weight_layout: str) -> str:
+    """Store the model's weight matrices in `weight_layout`, or with "auto"
+    in whichever XLA multiplies faster on this CPU (measured: layout.py)."""
+    if weight_layout != "auto":
+        layout.store(model, weight_layout)
+        return weight_layout
+    tick = time.perf_counter()
+    winner, best_ms = layout.fastest(model)
+    log.info(
+        "weight layout %s (%s; measured in %.1f s)",
+        winner,
+        ", ".join(f"{name} {ms:.1f} ms" for name, ms in best_ms.items()),
+        time.perf_counter() - tick,
+    )
+    return winner
 
 
 def release_free_heap() -> None:

@@ -49,8 +49,8 @@ def compare(generator, prompts=FIXED_PROMPTS, original=False) -> list[Difference
     (`max_length=100, num_beams=5, no_repeat_ngram_size=4,
     early_stopping=True`), so the generator must run
     GenerationSettings.original().  The eager side runs a fresh copy of the
-    model: the generator's own stores its weights transposed for speed
-    (decode.store_kernels_out_in), and the check is against transformers' own.
+    model: the generator's own may store its weights transposed for speed
+    (layout.py), and the check is against transformers' own.
     """
     # TensorFlow is imported here, not with the module: FIXED_PROMPTS is
     # also read where TF is not installed (bench_gpu).
