@@ -11,7 +11,8 @@ document latency (median of --repeats) and documents per minute for
 
 and the worker's peak RSS; then CTranslate2 (if installed) on the same
 prompts and lengths, float32 and int8: through this project's backend and
-through ct2's own generate_batch, with token agreement.
+through ct2's own generate_batch, with token agreement; and the TF engine
+against ct2's own float32 timed in turns (paired ratios: drift-free).
 
 Models: "seed" (the bundled seed model), "124m"
 (GPT2Config() with random weights, made never to end, so every document is
@@ -212,7 +213,27 @@ def _measure_ct2(generator, args, prompts, tf_ids) -> dict:
             "own_batch_s_per_doc": own_batch / len(prompts),
             "agreement_with_tf": _agreement(tf_ids, ct2_ids),
         }
+        if compute_type == "float32":
+            out["paired_tf_vs_ct2_float32"] = _paired_ratios(
+                generator, own, prompts, tokens, args.repeats
+            )
     return out
+
+
+def _paired_ratios(generator, own, prompts, tokens, repeats) -> dict:
+    """TF engine seconds over ct2's own, timed in turns, median per case.
+
+    This machine's speed drifts over minutes (it is shared), so two figures
+    timed a minute apart can differ by more than the engines do; timing the
+    two engines back to back and taking the median ratio cancels the drift.
+    """
+    ratios = {"one": [], "batch": []}
+    for _ in range(repeats):
+        for case, count in (("one", 1), ("batch", len(prompts))):
+            tf_s, _ = _timed(lambda c=count: generator.generate_ids(prompts[:c]), 1)
+            ct2_s, _ = _timed(lambda c=count: own(tokens[:c]), 1)
+            ratios[case].append(tf_s / ct2_s)
+    return {case: statistics.median(values) for case, values in ratios.items()}
 
 
 def _measure_all_buckets(generator) -> dict:
@@ -440,9 +461,12 @@ def _ct2_ratios(result: dict) -> dict:
     if not (f32 and int8):
         return {}
     tf_one, tf_batch = result["engine_single_s"], result["engine_batch_s_per_doc"]
+    paired = result.get("paired_tf_vs_ct2_float32", {})
     return {
         "tf_vs_ct2_float32_one": tf_one / f32["own_single_s"],
         "tf_vs_ct2_float32_batch": tf_batch / f32["own_batch_s_per_doc"],
+        "tf_vs_ct2_float32_one_paired": paired.get("one", float("nan")),
+        "tf_vs_ct2_float32_batch_paired": paired.get("batch", float("nan")),
         "tf_vs_ct2_int8_batch": tf_batch / int8["own_batch_s_per_doc"],
         "backend_vs_generate_batch_int8_batch": int8["backend_batch_s_per_doc"]
         / int8["own_batch_s_per_doc"],
