@@ -79,9 +79,14 @@ def test_an_unknown_layout_is_refused(tiny_model_dir):
         layout.store(model, "columns")
 
 
-def test_a_model_stored_for_generation_refuses_to_train(tiny_model_dir):
+def test_a_model_stored_for_generation_refuses_to_train_or_be_saved(
+    tiny_model_dir, tmp_path
+):
     _, model, _ = loading.load(str(tiny_model_dir))
     layout.store(model, "in_out")
     ids = tf.constant([[5, 6, 7]], tf.int32)
     with pytest.raises(ValueError, match="train a fresh copy"):
         model(input_ids=ids, labels=ids)
+    with pytest.raises(ValueError, match="save a fresh copy"):
+        model.save_pretrained(tmp_path / "copy")
+    assert not (tmp_path / "copy").exists()
