@@ -7,7 +7,7 @@ FLASK  := cd $(WEB) && $(BIN)/flask --app docdraft
 STAMP  := $(VENV)/.installed
 PORT   ?= 5000
 
-.PHONY: install run test lint bench bench-step bench-gpu model seed-model create-admin worker beat prod-local prod-smoke faults load clean
+.PHONY: install run test lint bench bench-step bench-bf16 bench-gpu model seed-model create-admin worker beat prod-local prod-smoke faults load clean
 
 $(STAMP): $(WEB)/requirements.txt $(WEB)/requirements-web.txt $(WEB)/requirements-dev.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -81,6 +81,10 @@ bench: install
 ## Where one decoding step's time goes (GPT-2 124M, random weights).
 bench-step: install
 	cd $(WEB) && $(BIN)/python bench/step_parts.py
+
+## Does XLA gain from bfloat16 weights on this CPU (one step's products, 124M shapes)?
+bench-bf16: install
+	cd $(WEB) && $(BIN)/python bench/bf16_products.py
 
 # CTranslate2 (and PyTorch, where installed) on a CUDA GPU; no TensorFlow needed.
 bench-gpu: install
