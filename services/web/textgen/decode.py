@@ -9,22 +9,25 @@ traffic.  Here the cache is:
 - the prompt's keys and values, once per document, shared by its beams
   (`PromptCache`: [batch, heads, prompt, head size] per layer);
 - the new tokens' keys and values in one slot per beam
-  ([batch, heads, slots, new, head size] per layer): the token a beam made at
-  step t stays in the slot of the beam that made it;
+  ([batch, new, slots, n_embd] per layer): the token a beam made at step t
+  stays in the slot of the beam that made it;
 - `origin` [batch, beams, new]: for each beam, the slot that holds its token
   of each step.  Beam search follows its beams by gathering this small table.
 
-Attention scores a query against every slot of its document and keeps, per
-position, the score of the slot `origin` names: slots x the attention's own
-(small) work, instead of copying the cache.  It reads the new positions in
-chunks of `CHUNK`, only as many as the step has filled: the buffer is sized
-for the longest suggestion, and reading all of it made attention most of a
-batched step (40 rows at 124M: 300 ms of 520, make bench-step).  Positions
-not read keep a score of 0, which is what a query scores against the zeroed
-buffer, so the scores are the same as reading everything.  Everything else is
-the model's own layers, called the way TFGPT2MainLayer calls them (their
-weight matrices in the layout XLA multiplies fastest on this CPU: layout.py),
-so the logits differ from transformers' only in the order the sums run.
+Attention (`_attend`) gathers each beam's own rows (n_embd floats, in place)
+from the slots `origin` names, instead of copying the cache.  It reads the
+new positions in chunks of `CHUNK`, only as many as the step has filled: the
+buffer is sized for the longest suggestion, and reading all of it made
+attention most of a batched step (40 rows at 124M: 300 ms of 520, make
+bench-step).  Its softmax runs over the prompt, then chunk by chunk, so
+no score is built for the positions not yet filled.  An earlier version
+scored every slot and kept the one `origin` names, with a one-hot product
+(a step at 5 and 20 rows: 63 and 104 ms on an AVX2 EPYC, now 52 and 88).
+
+Everything else is the model's own layers, called the way TFGPT2MainLayer
+calls them (their weight matrices in the layout XLA multiplies fastest on
+this CPU: layout.py), so the logits differ from transformers' only in the
+order the sums run.
 """
 
 from __future__ import annotations
@@ -38,7 +41,8 @@ from . import layout
 
 # GPT-2's additive attention mask for positions a token must not see.
 _MASKED = -10000.0
-# New positions attention reads at a time.  16 and 32 measured the same.
+# New positions attention reads at a time.  Attention alone at 40 rows, AVX2
+# EPYC: 35, 33 and 43 ms a step for 16, 32 and 64.
 CHUNK = 32
 
 
@@ -50,7 +54,7 @@ class PromptCache(NamedTuple):
 
 
 class BeamCache(NamedTuple):
-    keys: list  # per layer [batch, heads, slots, new, head size]
+    keys: list  # per layer [batch, new, slots, heads * head size]
     values: list
     origin: tf.Tensor  # [batch, beams, new] int32: the slot of each step's token
 
@@ -85,8 +89,7 @@ def empty_cache(model, batch_size, num_beams: int, new_len) -> BeamCache:
     """A zeroed cache for `new_len` new tokens, rounded up to whole chunks."""
     new_len = -(-new_len // CHUNK) * CHUNK
     config = model.config
-    heads = config.n_head
-    shape = (batch_size, heads, num_beams, new_len, config.n_embd // heads)
+    shape = (batch_size, new_len, num_beams, config.n_embd)
     layers = range(config.n_layer)
     return BeamCache(
         keys=[tf.zeros(shape) for _ in layers],
@@ -110,68 +113,93 @@ def decode_step(model, tokens, step, prompt: PromptCache, cache: BeamCache):
     vocab], the cache with this step's keys and values written)."""
     transformer = model.transformer
     batch_size, beams = tf.shape(tokens)[0], tokens.shape[1]
-    new_len = tf.shape(cache.origin)[-1]
-    prompt_len = tf.shape(prompt.mask)[-1]
     heads = model.config.n_head
     size = model.config.n_embd // heads
 
     # This step's token sits in its own beam's slot.
     here = tf.broadcast_to(tf.range(beams)[None, :, None], (batch_size, beams, 1))
     origin = dynamic_update_slice(cache.origin, here, [0, 0, step])
-    # [batch, 1, beams, slots, new]: 1.0 where a beam's token of a step lies.
-    chosen = tf.one_hot(origin, beams, axis=2, dtype=tf.float32)[:, None]
-    future = tf.range(new_len) > step
-    chunks = step // CHUNK + 1  # the chunks that hold a token so far
-    mask = tf.concat(
-        [
-            tf.broadcast_to(prompt.mask, (batch_size, 1, 1, prompt_len)),
-            tf.broadcast_to(
-                tf.where(future, _MASKED, 0.0)[None, None, None],
-                (batch_size, 1, 1, new_len),
-            ),
-        ],
-        axis=-1,
-    )
 
     positions = prompt.lengths[:, None] + step
     flat_tokens = tf.reshape(tokens, (-1,))
     flat_positions = tf.reshape(tf.broadcast_to(positions, tf.shape(tokens)), (-1,))
     x = transformer.wte(flat_tokens) + transformer.wpe(flat_positions)
 
-    def per_beam(t):  # [batch*beams, heads*size] -> [batch, heads, beams, size]
-        return tf.transpose(
-            tf.reshape(t, (batch_size, beams, heads, size)), (0, 2, 1, 3)
-        )
-
     keys, values = [], []
     for i, block in enumerate(transformer.h):
         attn = block.attn
         qkv = layout.linear(_norm(block.ln_1, x), attn.c_attn)
-        q, k, v = (per_beam(t) for t in tf.split(qkv, 3, axis=1))
-        start = [0, 0, 0, step, 0]
-        keys.append(dynamic_update_slice(cache.keys[i], k[:, :, :, None], start))
-        values.append(dynamic_update_slice(cache.values[i], v[:, :, :, None], start))
-
-        prompt_scores = tf.einsum("bhkd,bhpd->bhkp", q, prompt.keys[i])
-        new_scores = _new_scores(q, keys[i], chosen, chunks)
-        scores = tf.concat([prompt_scores, new_scores], axis=-1) / tf.sqrt(float(size))
-        weights = tf.nn.softmax(scores + mask + 1e-9, axis=-1)
-        prompt_weights, new_weights = (
-            weights[..., :prompt_len],
-            weights[..., prompt_len:],
+        q, k, v = tf.split(qkv, 3, axis=1)  # [batch*beams, heads*size]: a row per beam
+        start = [0, step, 0, 0]
+        keys.append(dynamic_update_slice(cache.keys[i], _by_slot(k, beams), start))
+        values.append(dynamic_update_slice(cache.values[i], _by_slot(v, beams), start))
+        context = _attend(
+            tf.reshape(q, (batch_size, beams, heads, size)),
+            prompt.keys[i],
+            prompt.values[i],
+            prompt.mask,
+            keys[i],
+            values[i],
+            origin,
+            step,
         )
-        context = tf.einsum(
-            "bhkp,bhpd->bhkd", prompt_weights, prompt.values[i]
-        ) + _new_context(new_weights, values[i], chosen, chunks)
-        context = tf.reshape(
-            tf.transpose(context, (0, 2, 1, 3)), (batch_size * beams, heads * size)
-        )
-        x = x + layout.linear(context, attn.c_proj)
+        x = x + layout.linear(tf.reshape(context, tf.shape(x)), attn.c_proj)
         mlp = block.mlp
         hidden = mlp.act(layout.linear(_norm(block.ln_2, x), mlp.c_fc))
         x = x + layout.linear(hidden, mlp.c_proj)
     logits = layout.head(model, _norm(transformer.ln_f, x))
     return logits, BeamCache(keys=keys, values=values, origin=origin)
+
+
+def _by_slot(rows, beams):
+    """[batch*beams, n_embd] -> [batch, 1, beams, n_embd]: one step's entry."""
+    return tf.reshape(rows, (-1, 1, beams, rows.shape[-1]))
+
+
+def _attend(q, prompt_keys, prompt_values, prompt_mask, keys, values, origin, step):
+    """q [batch, beams, heads, size] -> each beam's attention context, same shape.
+
+    A softmax that runs over the prompt and then each filled chunk of new
+    positions, keeping its running maximum, sum and weighted values (the
+    online softmax of flash attention), so that no score or weight is built
+    for the whole buffer.  A chunk's keys and values are gathered per beam
+    from the slots `origin` names: rows of n_embd floats, which XLA reads in
+    place.
+    """
+    batch_size, beams, heads, size = tf.shape(q)[0], q.shape[1], q.shape[2], q.shape[3]
+    scale = 1.0 / float(size) ** 0.5
+    scores = tf.einsum("bkhd,bhpd->bhkp", q, prompt_keys) * scale + prompt_mask
+    top = tf.reduce_max(scores, axis=-1, keepdims=True)
+    weights = tf.exp(scores - top)
+    total = tf.reduce_sum(weights, axis=-1, keepdims=True)
+    context = tf.einsum("bhkp,bhpd->bhkd", weights, prompt_values)
+    per_position = q[:, None]  # [batch, 1, beams, heads, size]
+
+    def beam_rows(cache, slots, index):  # [batch, CHUNK, beams, heads, size]
+        rows = tf.gather(_chunk(cache, 1, index), slots, batch_dims=2)
+        return tf.reshape(rows, (batch_size, CHUNK, beams, heads, size))
+
+    def add_chunk(index, top, total, context):
+        # [batch, CHUNK, beams]: the slot of each beam's token at each position
+        slots = tf.transpose(_chunk(origin, 2, index), (0, 2, 1))
+        scores = tf.reduce_sum(per_position * beam_rows(keys, slots, index), axis=-1)
+        future = index * CHUNK + tf.range(CHUNK) > step
+        scores = tf.transpose(scores, (0, 3, 2, 1)) * scale
+        scores += tf.where(future, _MASKED, 0.0)
+        new_top = tf.maximum(top, tf.reduce_max(scores, axis=-1, keepdims=True))
+        rescale = tf.exp(top - new_top)
+        weights = tf.exp(scores - new_top)
+        total = total * rescale + tf.reduce_sum(weights, axis=-1, keepdims=True)
+        chunk_context = tf.einsum(
+            "bhkn,bnkhd->bhkd", weights, beam_rows(values, slots, index)
+        )
+        return index + 1, new_top, total, context * rescale + chunk_context
+
+    chunks = step // CHUNK + 1  # the chunks that hold a token so far
+    _, _, total, context = tf.while_loop(
+        lambda index, *_: index < chunks, add_chunk, (0, top, total, context)
+    )
+    return tf.transpose(context / total, (0, 2, 1, 3))
 
 
 def _chunk(tensor, axis: int, index):
@@ -190,36 +218,3 @@ def _chunk(tensor, axis: int, index):
     ]
     size[axis] = CHUNK
     return tf.slice(tensor, begin, size)
-
-
-def _new_scores(q, keys, chosen, chunks):
-    """[batch, heads, beams, new]: each beam's query against the keys of its
-    own tokens, read chunk by chunk; 0 past the last chunk."""
-    _, heads, beams, _ = q.shape
-    batch_size, new_len = tf.shape(q)[0], tf.shape(keys)[3]
-
-    def score_chunk(index, scores):
-        every_slot = tf.einsum("bhkd,bhsnd->bhksn", q, _chunk(keys, 3, index))
-        chunk = tf.reduce_sum(every_slot * _chunk(chosen, 4, index), axis=3)
-        return index + 1, dynamic_update_slice(scores, chunk, [0, 0, 0, index * CHUNK])
-
-    scores = tf.zeros((batch_size, heads, beams, new_len))
-    return tf.while_loop(lambda index, _: index < chunks, score_chunk, (0, scores))[1]
-
-
-def _new_context(weights, values, chosen, chunks):
-    """[batch, heads, beams, head size]: the weighted sum of each beam's own
-    values, chunk by chunk."""
-    _, heads, beams, _ = weights.shape
-    batch_size = tf.shape(weights)[0]
-
-    def add_chunk(index, context):
-        chunk_weights = _chunk(weights, 3, index)[:, :, :, None] * _chunk(
-            chosen, 4, index
-        )
-        return index + 1, context + tf.einsum(
-            "bhksn,bhsnd->bhkd", chunk_weights, _chunk(values, 3, index)
-        )
-
-    context = tf.zeros((batch_size, heads, beams, values.shape[-1]))
-    return tf.while_loop(lambda index, _: index < chunks, add_chunk, (0, context))[1]
