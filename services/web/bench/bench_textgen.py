@@ -111,6 +111,21 @@ def _timed(function, repeats):
     return statistics.median(times), result
 
 
+def _timed_in_turns(functions: dict, repeats) -> dict:
+    """`_timed` for several functions, run in turns (one call of each per
+    round): this machine's speed drifts over minutes, and figures timed one
+    after the other a minute apart drift apart (our int8 backend once read
+    1.15x ct2's own that way, and 1.01x in turns)."""
+    times = {name: [] for name in functions}
+    results = {}
+    for _ in range(repeats):
+        for name, function in functions.items():
+            start = time.perf_counter()
+            results[name] = function()
+            times[name].append(time.perf_counter() - start)
+    return {name: (statistics.median(times[name]), results[name]) for name in functions}
+
+
 def _prompts(count):
     from textgen.equivalence import FIXED_PROMPTS
 
@@ -202,10 +217,17 @@ def _measure_ct2(generator, args, prompts, tf_ids) -> dict:
                 include_prompt_in_result=False,
             )
 
-        single, _ = _timed(lambda: ours(ids[:1]), args.repeats)
-        batch, ct2_ids = _timed(lambda: ours(ids), args.repeats)
-        own_single, _ = _timed(lambda t=tokens: own(t[:1]), args.repeats)
-        own_batch, _ = _timed(lambda t=tokens: own(t), args.repeats)
+        figures = _timed_in_turns(
+            {
+                "single": lambda: ours(ids[:1]),
+                "batch": lambda: ours(ids),
+                "own_single": lambda t=tokens: own(t[:1]),
+                "own_batch": lambda t=tokens: own(t),
+            },
+            args.repeats,
+        )
+        (single, _), (batch, ct2_ids) = figures["single"], figures["batch"]
+        (own_single, _), (own_batch, _) = figures["own_single"], figures["own_batch"]
         out[f"ct2_{compute_type}"] = {
             "backend_single_s": single,
             "backend_batch_s_per_doc": batch / len(prompts),
