@@ -6,6 +6,7 @@ from flask_wtf import FlaskForm
 from wtforms import (
     IntegerField,
     PasswordField,
+    SelectChoice,
     SelectField,
     StringField,
     TextAreaField,
@@ -148,13 +149,13 @@ class LoginForm(AppForm):
 
 
 LENGTH_CHOICES = [
-    ("short", "Short (about 40 tokens)"),
-    ("medium", "Medium (about 100 tokens)"),
-    ("long", "Long (about 200 tokens)"),
+    SelectChoice("short", "Short (about 40 tokens)"),
+    SelectChoice("medium", "Medium (about 100 tokens)"),
+    SelectChoice("long", "Long (about 200 tokens)"),
 ]
 MODE_CHOICES = [
-    ("beam", "Most likely (beam search)"),
-    ("sample", "Varied (sampled)"),
+    SelectChoice("beam", "Most likely (beam search)"),
+    SelectChoice("sample", "Varied (sampled)"),
 ]
 
 
@@ -179,12 +180,12 @@ class EditorChoiceForm(AppForm):
     def set_editor_choices(self, editors, rejected=None):
         """Approved editors after a placeholder, and `rejected`: the current
         editor when no longer approved, so an unchanged save stays valid."""
-        choices = [("", "Choose an editor…")]
+        choices = [SelectChoice("", "Choose an editor…")]
         if rejected is not None:
             status = rejected.status.value
             label = f"{rejected.name} ({rejected.organization}) - {status}"
-            choices.append((rejected.id, label))
-        choices += [(e.id, f"{e.name} ({e.organization})") for e in editors]
+            choices.append(SelectChoice(rejected.id, label))
+        choices += [SelectChoice(e.id, f"{e.name} ({e.organization})") for e in editors]
         self.editor_id.choices = choices
 
 
