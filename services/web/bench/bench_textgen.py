@@ -103,12 +103,8 @@ def _sizes(text: str) -> tuple[int, ...]:
 
 
 def _timed(function, repeats):
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        result = function()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times), result
+    """(median seconds of `repeats` calls, the last call's result)."""
+    return _timed_in_turns({"only": function}, repeats)["only"]
 
 
 def _timed_in_turns(functions: dict, repeats) -> dict:
