@@ -1,5 +1,6 @@
 """Every form of the app. Length limits mirror the database columns."""
 
+import secrets
 import unicodedata
 
 from flask_wtf import FlaskForm
@@ -18,7 +19,9 @@ from wtforms.validators import (
     EqualTo,
     InputRequired,
     Length,
+    NumberRange,
     Optional,
+    Regexp,
     ValidationError,
 )
 from wtforms.widgets import HiddenInput
@@ -32,7 +35,7 @@ from .models import (
     ORGANIZATION_MAX,
     REASON_MAX,
 )
-from .passwords import PASSWORD_MAX, PASSWORD_MIN, weakness
+from .passwords import PASSWORD_MAX, PASSWORD_MIN, SAME_AS_CURRENT, weakness
 from .services.review import ACTIONS as REVIEW_ACTIONS
 
 # Characters that draw nothing although Unicode files them as letters or symbols.
@@ -140,7 +143,19 @@ class PasswordChangeForm(AppForm):
     )
     new_password = new_password_field("New password")
     confirm = confirm_field("new_password")
-    validate_new_password = strong_enough
+
+    def __init__(self, user, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.user = user
+
+    def validate_new_password(self, field):
+        """What signup refuses (the user's own name or email), and the
+        current password as typed (the view checks that it is the real one)."""
+        if field.data == self.current_password.data:
+            raise ValidationError(SAME_AS_CURRENT)
+        problem = weakness(field.data, self.user.name, self.user.email)
+        if problem:
+            raise ValidationError(problem)
 
 
 class LoginForm(AppForm):
@@ -189,8 +204,22 @@ class EditorChoiceForm(AppForm):
         self.editor_id.choices = choices
 
 
+def new_form_key():
+    return secrets.token_urlsafe(24)
+
+
 class NewDocumentForm(DocumentForm, EditorChoiceForm):
-    pass
+    # One key per form page: the same key posted twice (a double click, a
+    # resent request) gives the first document, not a second one.
+    form_key = StringField(
+        "Form key",
+        [
+            InputRequired("The form is missing its key; reload the page."),
+            Regexp(r"^[A-Za-z0-9_-]{16,64}$", message="The form key is malformed."),
+        ],
+        default=new_form_key,
+        widget=HiddenInput(),
+    )
 
 
 class EditorDocumentForm(DocumentForm):
@@ -207,10 +236,27 @@ class RejectForm(AppForm):
     )
 
 
+def suggestion_id_field():
+    """The suggestion the page showed: accept and dismiss act on it alone."""
+    rule = InputRequired("The form does not say which suggestion; reload the page.")
+    return IntegerField("Suggestion", [rule], widget=HiddenInput())
+
+
 class SuggestionForm(AppForm):
-    """Accept or dismiss the suggestion of the revision the page showed."""
+    """Dismiss the suggestion the page showed, of the revision it showed."""
 
     base_revision = base_revision_field()
+    suggestion_id = suggestion_id_field()
+
+
+class AcceptForm(SuggestionForm):
+    """Accept the suggestion the page showed, or its first `words` words."""
+
+    words = IntegerField(
+        "Words to accept",
+        [Optional(), NumberRange(min=1, max=DOCUMENT_BODY_MAX)],
+        widget=HiddenInput(),
+    )
 
 
 class TryAnotherForm(AppForm):
@@ -234,5 +280,9 @@ class ReviewForm(AppForm):
 
 
 class CommentForm(AppForm):
-    body = TextAreaField("Comment", [not_blank, Length(max=COMMENT_MAX)])
+    # The posted name stays `body`; the id must not clash with the document
+    # page's body section (id="body").
+    body = TextAreaField(
+        "Comment", [not_blank, Length(max=COMMENT_MAX)], id="comment-body"
+    )
     base_revision = base_revision_field(required=False)

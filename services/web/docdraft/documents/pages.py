@@ -4,25 +4,24 @@ The sponsor's and the editor's routes differ only in their edit form; both
 render through these functions, so the page is the same for both.
 """
 
-from flask import abort, render_template, request, url_for
+from flask import render_template, request, url_for
 from flask_login import current_user
-from sqlalchemy.orm import selectinload
 
 from .. import words
-from ..access import documents_visible_to
 from ..errors import typed_text
 from ..extensions import db
 from ..forms import (
     ActionForm,
     CommentForm,
+    EditorDocumentForm,
     ReviewForm,
+    SponsorDocumentForm,
     SuggestionForm,
     TryAnotherForm,
 )
-from ..models import Document, Retention, ReviewState, Revision, UserStatus
+from ..models import Role, UserStatus
 from ..services.review import available_actions
-
-LIST_FILTERS = [state.value for state in ReviewState] + ["archived"]
+from ..services.users import approved_editors
 
 
 def document_url(document):
@@ -35,6 +34,10 @@ def edit_values(document):
     so a field missing from it is an error, never a silent keep."""
     if request.method != "GET":
         return None
+    return _document_values(document)
+
+
+def _document_values(document):
     return {
         "document_name": document.name,
         "document_body": document.body,
@@ -44,32 +47,34 @@ def edit_values(document):
     }
 
 
+def offer_editors(form, document):
+    """The editor choices of a sponsor's form: approved editors, and the
+    current one even when no longer approved (an unchanged save stays valid)."""
+    current = document.retention.editor
+    editors = approved_editors()
+    form.set_editor_choices(editors, rejected=None if current in editors else current)
+
+
+def edit_form_for(document):
+    """A fresh edit form for the user's role, filled from the document: for a
+    page shown while another of its forms (a comment) is refused."""
+    values = _document_values(document)
+    if current_user.role == Role.sponsor:
+        form = SponsorDocumentForm(formdata=None, data=values)
+        offer_editors(form, document)
+        return form
+    return EditorDocumentForm(formdata=None, data=values)
+
+
 def saved_message(revision):
     if revision is None:
         return "Saved. The body did not change, so no new suggestion was requested."
+    if not revision.autodoc.is_pending:
+        return (
+            f"Saved revision {revision.number}: renamed; the body did not change, "
+            "so its suggestion stays."
+        )
     return f"Saved revision {revision.number}; the next suggestion is being written."
-
-
-def render_document_list():
-    """The user's documents, newest change first; `?state=` filters them."""
-    state = request.args.get("state") or None
-    if state is not None and state not in LIST_FILTERS:
-        abort(400)
-    query = documents_visible_to(current_user).options(
-        selectinload(Document.revisions).selectinload(Revision.suggestions),
-        selectinload(Document.retention).selectinload(Retention.editor),
-        selectinload(Document.sponsor),
-    )
-    if state == "archived":
-        query = query.where(Document.archived_at.is_not(None))
-    else:
-        query = query.where(Document.archived_at.is_(None))
-        if state is not None:
-            query = query.where(Document.review_state == state)
-    documents = db.session.scalars(query.order_by(Document.updated_at.desc())).all()
-    return render_template(
-        "documents/list.html", documents=documents, state=state, filters=LIST_FILTERS
-    )
 
 
 def body_view(revision):
@@ -83,9 +88,15 @@ def body_view(revision):
     }
 
 
-def render_document_page(document, form, status=200):
-    """The document, its suggestion, review, timeline and revisions."""
+def render_document_page(document, form, status=200, comment_form=None):
+    """The document, its suggestion, review, timeline and revisions.
+
+    `form` is the edit form (None: a fresh one is not needed, the page was
+    refused for another form); `comment_form` a refused comment, shown with
+    its errors and text."""
     latest = document.latest_revision
+    if form is None:
+        form = edit_form_for(document)
     context = {
         "document": document,
         "latest": latest,
@@ -94,9 +105,15 @@ def render_document_page(document, form, status=200):
         "action_form": ActionForm(),
         "suggestion_form": SuggestionForm(data={"base_revision": latest.number}),
         "review_form": ReviewForm(data={"base_revision": latest.number}),
-        "comment_form": CommentForm(data={"base_revision": latest.number}),
+        "comment_form": comment_form
+        or CommentForm(data={"base_revision": latest.number}),
+        # The kind last asked for stays chosen.
         "try_another_form": TryAnotherForm(
-            data={"base_revision": latest.number, "length": latest.autodoc.length}
+            data={
+                "base_revision": latest.number,
+                "mode": latest.autodoc.mode,
+                "length": latest.autodoc.length,
+            }
         ),
         "actions": available_actions(document, current_user),
         "editor_rejected": document.editor.status != UserStatus.approved,

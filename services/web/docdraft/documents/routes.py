@@ -15,6 +15,7 @@ from flask_login import current_user
 from .. import words
 from ..access import deny, get_document_for, guard_blueprint
 from ..forms import (
+    AcceptForm,
     ActionForm,
     CommentForm,
     ReviewForm,
@@ -26,7 +27,13 @@ from ..services import documents as document_service
 from ..services import review
 from ..services.guard import Conflict, WrongActor
 from . import bp
-from .pages import document_url, render_conflict, status_payload
+from .listing import summary_payload
+from .pages import (
+    document_url,
+    render_conflict,
+    render_document_page,
+    status_payload,
+)
 
 guard_blueprint(bp, Role.sponsor, Role.editor)
 
@@ -62,6 +69,12 @@ def document_status(document_id):
     return status_payload(get_document_for(current_user, document_id))
 
 
+@bp.get("/documents/summary.json")
+def summary():
+    """The "Your turn" count and, for a list, its rows (list.js polls it)."""
+    return summary_payload()
+
+
 @bp.post("/documents/<int:document_id>/retry")
 def retry(document_id):
     document = get_document_for(current_user, document_id)
@@ -76,9 +89,13 @@ def retry(document_id):
 @bp.post("/documents/<int:document_id>/accept")
 def accept(document_id):
     document = get_document_for(current_user, document_id)
-    form = _valid(SuggestionForm())
+    form = _valid(AcceptForm())
     revision = document_service.accept_suggestion(
-        document, current_user, form.base_revision.data
+        document,
+        current_user,
+        form.base_revision.data,
+        form.suggestion_id.data,
+        form.words.data,
     )
     flash(f"Suggestion accepted as revision {revision.number}.")
     return redirect(document_url(document))
@@ -88,7 +105,9 @@ def accept(document_id):
 def dismiss(document_id):
     document = get_document_for(current_user, document_id)
     form = _valid(SuggestionForm())
-    document_service.dismiss_suggestion(document, current_user, form.base_revision.data)
+    document_service.dismiss_suggestion(
+        document, current_user, form.base_revision.data, form.suggestion_id.data
+    )
     flash("Suggestion dismissed.")
     return redirect(document_url(document))
 
@@ -129,7 +148,10 @@ def review_action(document_id):
 @bp.post("/documents/<int:document_id>/comments")
 def comment(document_id):
     document = get_document_for(current_user, document_id)
-    form = _valid(CommentForm())
+    form = CommentForm()
+    if not form.validate_on_submit():
+        # Shown on the document page next to the box, the text kept in it.
+        return render_document_page(document, None, 400, comment_form=form)
     review.add_comment(document, current_user, form.body.data, form.base_revision.data)
     flash("Comment added.")
     return redirect(document_url(document) + "#timeline")
@@ -167,7 +189,9 @@ def export_text(document_id):
 
 
 def _download(document, content, extension, mimetype):
-    response = Response(content, mimetype=f"{mimetype}; charset=utf-8")
+    # A text mimetype gets "; charset=utf-8" from Werkzeug; a full content_type
+    # is sent as given (a mimetype with the charset would name it twice).
+    response = Response(content, content_type=f"{mimetype}; charset=utf-8")
     response.headers["Content-Disposition"] = _attachment(document, extension)
     return response
 

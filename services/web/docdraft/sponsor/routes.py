@@ -1,12 +1,15 @@
 """Sponsors create documents, assign an editor, revise, archive and restore."""
 
+from functools import partial
+
 from flask import abort, flash, redirect, render_template, url_for
 from flask_login import current_user
 
 from ..access import get_document_for, guard_blueprint
+from ..documents.listing import render_document_list
 from ..documents.pages import (
     edit_values,
-    render_document_list,
+    offer_editors,
     render_document_page,
     saved_message,
 )
@@ -31,7 +34,9 @@ def new_document():
     form = NewDocumentForm()
     form.set_editor_choices(approved_editors())
     if form.validate_on_submit():
-        document = _save(form, create_document, current_user)
+        document = _save(
+            form, partial(create_document, form_key=form.form_key.data), current_user
+        )
         if document is not None:
             flash("Document created; the first suggestion is being written.")
             return redirect(url_for("sponsor.document", document_id=document.id))
@@ -42,9 +47,7 @@ def new_document():
 def document(document_id):
     document = get_document_for(current_user, document_id)
     form = SponsorDocumentForm(data=edit_values(document))
-    current = document.retention.editor
-    editors = approved_editors()
-    form.set_editor_choices(editors, rejected=None if current in editors else current)
+    offer_editors(form, document)
     if form.validate_on_submit():
         revision = _save(
             form, save_document, document, current_user, form.base_revision.data

@@ -14,8 +14,14 @@ depends_on = None
 
 
 def upgrade():
-    pass
+    with op.batch_alter_table('documents') as batch_op:
+        batch_op.add_column(sa.Column('create_key', sa.String(length=64), nullable=True))
+        batch_op.create_unique_constraint(
+            'uq_documents_create_key', ['sponsor_id', 'create_key']
+        )
 
 
 def downgrade():
-    pass
+    with op.batch_alter_table('documents') as batch_op:
+        batch_op.drop_constraint('uq_documents_create_key', type_='unique')
+        batch_op.drop_column('create_key')

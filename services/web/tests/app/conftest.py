@@ -29,7 +29,11 @@ CSRF_RE = re.compile(
     r'name="csrf_token" value="([^"]+)"'
 )
 
-BASE_REVISION_RE = re.compile(r'name="base_revision"[^>]*?value="(\d+)"')
+# Hidden fields a page's forms carry, which a browser posts back as shown.
+HIDDEN_RES = {
+    name: re.compile(rf'name="{name}"[^>]*?value="([^"]+)"')
+    for name in ("base_revision", "suggestion_id", "form_key")
+}
 
 
 @pytest.fixture(scope="session", params=DATABASES)
@@ -202,12 +206,14 @@ class Browser:
 
     def submit(self, url, data, form_url=None, **kwargs):
         """POST `data` with the page's CSRF token and, like a browser, the
-        revision the page showed (unless `data` sets base_revision)."""
+        hidden fields the page showed: its revision, its suggestion, its form
+        key (unless `data` sets them)."""
         html = self.client.get(form_url or url).get_data(as_text=True)
         hidden = {"csrf_token": csrf_token(html)}
-        revision = BASE_REVISION_RE.search(html)
-        if revision:
-            hidden["base_revision"] = revision.group(1)
+        for name, pattern in HIDDEN_RES.items():
+            found = pattern.search(html)
+            if found:
+                hidden[name] = found.group(1)
         return self.client.post(url, data={**hidden, **data}, **kwargs)
 
     def post_action(self, url, from_url="/login"):

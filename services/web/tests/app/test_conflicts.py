@@ -12,7 +12,7 @@ from docdraft.models import Document, Revision, Role, User
 from docdraft.services.documents import save_document
 from docdraft.services.guard import Conflict
 
-from .conftest import _config, csrf_token
+from .conftest import HIDDEN_RES, _config, csrf_token
 
 
 def revision_bodies(app, document_id):
@@ -242,7 +242,12 @@ def test_accept_and_approve_race_with_an_edit(
     url = f"/documents/{document_id}/" + ("accept" if action == "accept" else "review")
     response = editor.client.post(
         url,
-        data={"csrf_token": csrf_token(stale), "base_revision": 1, "action": action},
+        data={
+            "csrf_token": csrf_token(stale),
+            "base_revision": 1,
+            "action": action,
+            "suggestion_id": HIDDEN_RES["suggestion_id"].search(stale)[1],
+        },
     )
     assert response.status_code == 409
     assert revision_bodies(app, document_id)[-1] == "Edited meanwhile"

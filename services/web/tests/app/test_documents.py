@@ -6,6 +6,8 @@ from sqlalchemy import func, select
 from docdraft.extensions import db
 from docdraft.models import Autodoc, Document, JobStatus, Revision, Role, UserStatus
 
+from .conftest import csrf_token
+
 
 def count(app, model):
     with app.app_context():
@@ -102,7 +104,11 @@ def test_unapproved_editor_cannot_be_assigned(app, sponsor, make_user, status):
         ("document_name", "n" * 201, "Field cannot be longer than 200 characters."),
         ("document_body", "", "This field is required."),
         ("document_body", " \n\t ", "This field is required."),
-        ("document_body", "b" * 5001, "Field cannot be longer than 5000 characters."),
+        (
+            "document_body",
+            "b" * 100_001,
+            "Field cannot be longer than 100000 characters.",
+        ),
     ],
 )
 def test_bad_document_input_is_refused_and_saves_nothing(
@@ -148,10 +154,14 @@ def test_sponsor_edit_of_body_makes_new_revision_and_job(
     assert app.extensions["docdraft.job_backend"].delivered.__len__() == 2
 
 
-def test_save_without_body_change_makes_no_job(app, sponsor, editor, create_document):
+def test_a_rename_alone_is_a_revision_that_keeps_its_suggestion(
+    app, sponsor, editor, create_document, fake_generator, run_queued
+):
     document_id = create_document(sponsor, editor.user_id, name="Old", body="Same")
+    run_queued()
     url = f"/sponsor/documents/{document_id}"
-    sponsor.submit(
+    stale = sponsor.get(url).get_data(as_text=True)
+    response = sponsor.submit(
         url,
         {
             "document_name": "New name",
@@ -159,8 +169,25 @@ def test_save_without_body_change_makes_no_job(app, sponsor, editor, create_docu
             "editor_id": editor.user_id,
         },
     )
-    assert len(revisions_of(app, document_id)) == 1
+    assert response.status_code == 302
+    # The rename moved the head, so a form still showing the old name is
+    # stale and cannot put it back.
+    assert [number for number, *_ in revisions_of(app, document_id)] == [1, 2]
     assert len(app.extensions["docdraft.job_backend"].delivered) == 1
+    status = sponsor.get(f"/documents/{document_id}/status.json").get_json()
+    assert (status["revision"], status["status"]) == (2, "done")
+    assert status["text"] == fake_generator.texts[0]
+    revert = sponsor.client.post(
+        url,
+        data={
+            "csrf_token": csrf_token(stale),
+            "base_revision": "1",
+            "document_name": "Old",
+            "document_body": "Same, edited",
+            "editor_id": editor.user_id,
+        },
+    )
+    assert revert.status_code == 409
     with app.app_context():
         assert db.session.get(Document, document_id).name == "New name"
 
@@ -213,7 +240,7 @@ def test_editor_form_errors_change_nothing(app, sponsor, editor, create_document
     document_id = create_document(sponsor, editor.user_id, body="Keep me")
     response = editor.submit(
         f"/editor/documents/{document_id}",
-        {"document_name": "", "document_body": "x" * 5001},
+        {"document_name": "", "document_body": "x" * 100_001},
     )
     assert response.status_code == 400
     assert revisions_of(app, document_id)[-1][1] == "Keep me"
