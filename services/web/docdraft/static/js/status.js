@@ -1,7 +1,7 @@
 // The document page: follows the latest revision's suggestion without a
-// reload, tells when someone saved a newer revision, and counts characters
-// in text boxes. Text goes in through textContent only: model output is
-// data, never markup.
+// reload, tells when someone saved a newer revision, counts characters in
+// text boxes, and lets the user accept the suggestion up to a chosen word.
+// Text goes in through textContent only: model output is data, never markup.
 (function () {
   "use strict";
 
@@ -28,7 +28,111 @@
   var delay = 2000;
 
   function part(name) { return section.querySelector('[data-field="' + name + '"]'); }
+  function each(selector, action) { Array.prototype.forEach.call(section.querySelectorAll(selector), action); }
   function pending(status) { return status === "queued" || status === "running"; }
+
+  // --- The suggestion card and "accept up to here" -----------------------
+  // The one place that writes the card. A done, usable suggestion is split
+  // into one span per word (a word is a match of \S+, as the server counts
+  // them); choosing word N sets the accept form's `words` to N.
+  var card = part("text");
+  var wordsInput = part("words");
+  var acceptLabel = part("accept-label");
+  var allLabel = acceptLabel ? acceptLabel.textContent : "";
+  var spoken = document.createElement("p");  // the count, for screen readers
+  spoken.className = "visually-hidden";
+  spoken.setAttribute("aria-live", "polite");
+  spoken.setAttribute("data-field", "partial-status");
+  card.parentNode.insertBefore(spoken, card.nextSibling);
+  var words = [];
+  var chosen = 0;  // words kept; words.length means all
+
+  function showCard(text, usable) {
+    card.textContent = "";
+    words = [];
+    var pattern = /\S+/g, last = 0, match;
+    while (usable && (match = pattern.exec(text)) !== null) {
+      if (match.index > last) { card.appendChild(document.createTextNode(text.slice(last, match.index))); }
+      var word = document.createElement("span");
+      word.className = "word";
+      word.textContent = match[0];
+      word.setAttribute("data-word", String(words.length + 1));
+      card.appendChild(word);
+      words.push(word);
+      last = pattern.lastIndex;
+    }
+    if (last < text.length) { card.appendChild(document.createTextNode(text.slice(last))); }
+    if (words.length) {
+      card.tabIndex = 0;
+      card.setAttribute("role", "group");
+      card.setAttribute("aria-label", "Suggestion. To accept only its beginning, click the last word " +
+        "to keep, or use the left and right arrow keys, Home and End; Escape accepts it all.");
+    } else {
+      card.removeAttribute("tabindex");
+      card.removeAttribute("role");
+      card.removeAttribute("aria-label");
+    }
+    choose(words.length, false);
+  }
+
+  function choose(count, announce) {
+    chosen = Math.max(1, Math.min(count, words.length));
+    var partial = chosen < words.length;
+    words.forEach(function (word, i) {
+      word.classList.toggle("word-left-out", i >= chosen);
+      word.classList.toggle("word-cut", partial && i === chosen - 1);
+    });
+    card.classList.toggle("partial", partial);
+    if (wordsInput) { wordsInput.value = partial ? String(chosen) : ""; }
+    var label = "Accept " + chosen + " of " + words.length + " words";
+    if (acceptLabel) { acceptLabel.textContent = partial ? label : allLabel; }
+    if (announce) { spoken.textContent = partial ? label : "Accept all " + words.length + " words"; }
+  }
+
+  card.addEventListener("click", function (event) {
+    var word = event.target.closest ? event.target.closest(".word") : null;
+    var selection = window.getSelection();
+    // A drag selects text to copy; only a plain click moves the cut.
+    if (!word || !card.contains(word) || (selection && !selection.isCollapsed)) { return; }
+    choose(parseInt(word.getAttribute("data-word"), 10), true);
+  });
+
+  card.addEventListener("keydown", function (event) {
+    if (!words.length || event.ctrlKey || event.altKey || event.metaKey) { return; }
+    var moves = {
+      ArrowLeft: chosen - 1, ArrowRight: chosen + 1,
+      Home: 1, End: words.length, Escape: words.length
+    };
+    if (!(event.key in moves) || (event.key === "Escape" && chosen === words.length)) { return; }
+    event.preventDefault();
+    event.stopPropagation();  // Escape here is not the page's Escape
+    choose(moves[event.key], true);
+  });
+
+  // --- Following status.json ---------------------------------------------
+  // What the card shows now; a poll that reports the same leaves the card
+  // (and a chosen cut) alone.
+  function shownAs(id, status, dismissed, text) {
+    return [id, status, dismissed, locked, text].join("\u0000");
+  }
+  var idInput = part("suggestion-id");
+  var dismissedNote = part("dismissed");
+  var shown = shownAs(idInput ? idInput.value : "", section.getAttribute("data-status"),
+    Boolean(dismissedNote && !dismissedNote.hidden), card.textContent);
+
+  // The suggestion's text and the id that Accept and Dismiss name change in
+  // one step, only when a finished suggestion is put on screen: what is
+  // accepted is always what the user saw.
+  function showSuggestion(data) {
+    var now = shownAs(String(data.suggestion_id), data.status, data.dismissed, data.text || "");
+    if (now === shown) { return; }
+    shown = now;
+    var usable = data.status === "done" && !data.dismissed && !locked;
+    showCard(data.text || "", usable);
+    if (data.status === "done") {
+      each('[data-field="suggestion-id"]', function (input) { input.value = String(data.suggestion_id); });
+    }
+  }
 
   // The revision list below shows the same suggestion: keep it in step.
   function showInHistory(data) {
@@ -56,16 +160,53 @@
     return text + ".";
   }
 
+  // The same words as the edit form's token hint in detail.html.
+  function tokenHint(data) {
+    var hint = document.getElementById("document_body-hint");
+    if (!hint || data.status !== "done" || data.prompt_tokens === null || data.prompt_tokens === undefined) { return; }
+    hint.textContent = data.prompt_tokens_cut
+      ? "The model reads only the end of this body: its last " + data.prompt_tokens +
+        " tokens. The first " + data.prompt_tokens_cut + " tokens are cut."
+      : "The model reads all " + data.prompt_tokens + " tokens of this body.";
+  }
+
+  // "... is being written" flashes are out of date once it is written.
+  function dropWritingFlashes() {
+    Array.prototype.forEach.call(document.querySelectorAll(".flashes .flash"), function (flash) {
+      if (/being written/.test(flash.textContent)) { flash.remove(); }
+    });
+  }
+
+  // The newer-revision notice, also stuck to the top of the edit form: on a
+  // phone the suggestion's copy is a screen above the body being typed in.
+  function showNewer(number) {
+    part("newer-number").textContent = String(number);
+    part("newer").hidden = false;
+    var edit = document.getElementById("edit");
+    if (!edit) { return; }
+    var copy = edit.querySelector('[data-field="newer-copy"]');
+    if (!copy) {
+      copy = part("newer").cloneNode(true);
+      copy.removeAttribute("role");  // announced once, by the original
+      copy.setAttribute("data-field", "newer-copy");
+      copy.classList.add("newer-sticky");
+      copy.querySelector('[data-field="newer-number"]').setAttribute("data-field", "newer-copy-number");
+      edit.insertBefore(copy, edit.firstChild);
+    }
+    copy.querySelector('[data-field="newer-copy-number"]').textContent = String(number);
+  }
+
   function show(data) {
     if (data.revision !== pageRevision) {
       // Never show another revision's suggestion under this revision's body.
-      part("newer-number").textContent = String(data.revision);
-      part("newer").hidden = false;
+      showNewer(data.revision);
       return false;
     }
+    locked = locked || data.archived || data.review_state === "approved";
     showInHistory(data);
-    part("text").textContent = data.text || "";
-    part("text").hidden = data.dismissed;
+    showSuggestion(data);
+    card.hidden = data.dismissed;
+    if (dismissedNote) { dismissedNote.hidden = !data.dismissed; }
     part("error").textContent = data.error || "";
     part("error").hidden = data.status !== "failed";
     part("retry").hidden = data.status !== "failed" || locked;
@@ -74,10 +215,12 @@
       ? "The model is being prepared for a prompt of this length (once, up to a minute); then the suggestion is written."
       : "The server is writing the suggestion; this page updates by itself.";
     var another = part("try-another");
-    if (another) { another.hidden = pending(data.status); }
+    if (another) { another.hidden = pending(data.status) || locked; }
     part("about").textContent = about(data);
     part("actions").hidden = !(data.status === "done" && !data.dismissed && !locked);
     section.setAttribute("data-status", data.status);
+    if (!pending(data.status)) { dropWritingFlashes(); }
+    tokenHint(data);
     return true;
   }
 
@@ -100,6 +243,10 @@
 
   function schedule() { window.setTimeout(poll, delay); }
 
-  delay = pending(section.getAttribute("data-status")) ? 2000 : 5000;
+  // The page as served: split the card into words if it can be accepted.
+  var served = section.getAttribute("data-status");
+  showCard(card.textContent, served === "done" && !card.hidden && !locked);
+  if (!pending(served)) { dropWritingFlashes(); }
+  delay = pending(served) ? 2000 : 5000;
   schedule();
 })();
