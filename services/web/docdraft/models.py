@@ -26,6 +26,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 from werkzeug.security import check_password_hash, generate_password_hash
 
+from .devices import DEVICE_MAX
 from .extensions import db
 
 NAME_MAX = 120
@@ -104,8 +105,6 @@ class User(UserMixin, db.Model):
     )
     created_at: Mapped[datetime] = mapped_column(Timestamp, default=utcnow)
     status_changed_at: Mapped[datetime | None] = mapped_column(Timestamp)
-    # Bumped to end every session of this user (docdraft.sessions).
-    session_version: Mapped[int] = mapped_column(default=0)
     # Why an admin rejected the account; the user sees it on their status page.
     status_reason: Mapped[str | None] = mapped_column(String(REASON_MAX))
 
@@ -322,3 +321,22 @@ class AuditEvent(db.Model):
 
     actor: Mapped[User | None] = relationship(foreign_keys=[actor_id])
     target: Mapped[User | None] = relationship(foreign_keys=[target_id])
+
+class LoginSession(db.Model):
+    """One login of a user, on one device (docdraft.sessions).
+
+    The cookie holds a random secret; only its sha256 is stored here. The
+    session is active while not ended and neither idle nor too old.
+    """
+
+    __tablename__ = "login_sessions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    secret_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    # "Firefox on Linux": read from the User-Agent, for people to recognise.
+    device: Mapped[str] = mapped_column(String(DEVICE_MAX))
+    address: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(Timestamp, default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(Timestamp, default=utcnow)
+    ended_at: Mapped[datetime | None] = mapped_column(Timestamp)

@@ -103,35 +103,87 @@ def login():
 @bp.route("/logout", methods=["POST"])
 @login_required
 def logout():
+    """End this session on the server (every copy of its cookie); the user's
+    sessions on other devices go on."""
     form = ActionForm()
     if not form.validate_on_submit():
         abort(400)
     log.info("logout user=%s", current_user.id)
     audit.record("logout", actor=current_user)
-    sessions.end_all(current_user)  # a copied cookie dies with this one
+    row = sessions.current()
+    if row is not None:
+        sessions.end(row)
+    _log_out_here()
+    return redirect(url_for("auth.login"))
+
+
+def _log_out_here():
+    """Commit the ended session(s), then forget the user in this browser."""
     db.session.commit()
     logout_user()
     session.clear()
-    return redirect(url_for("auth.login"))
 
 
 @bp.get("/account")
 @approved_required
 def account():
-    return render_template("auth/account.html")
+    return render_template(
+        "auth/account.html",
+        login_sessions=sessions.active_sessions(current_user),
+        this_session=sessions.current(),
+        form=ActionForm(),
+    )
+
+
+@bp.post("/account/sessions/<int:session_id>/end")
+@approved_required
+def end_session(session_id):
+    """End one of the user's own sessions; ending this one logs out here."""
+    if not ActionForm().validate_on_submit():
+        abort(400)
+    row = sessions.own_session(current_user, session_id)
+    if row is None:
+        abort(404)  # someone else's session, or none: the same answer
+    if row.ended_at is not None:
+        flash(f"The session on {row.device} had already ended.")
+        return redirect(url_for("auth.account"))
+    detail = f"session {row.id}: {row.device} from {row.address or 'unknown'}"
+    audit.record("session_ended", actor=current_user, detail=detail)
+    sessions.end(row)
+    if row == sessions.current():
+        _log_out_here()
+        flash("This session has ended; your other sessions go on.")
+        return redirect(url_for("auth.login"))
+    db.session.commit()
+    flash(f"The session on {row.device} has ended.")
+    return redirect(url_for("auth.account"))
+
+
+@bp.post("/account/sessions/end-all")
+@approved_required
+def end_all_sessions():
+    """Log out everywhere, this browser included."""
+    if not ActionForm().validate_on_submit():
+        abort(400)
+    log.info("logout everywhere user=%s", current_user.id)
+    audit.record("logout_everywhere", actor=current_user)
+    sessions.end_all(current_user)
+    _log_out_here()
+    flash("You have been logged out everywhere.")
+    return redirect(url_for("auth.login"))
 
 
 @bp.route("/account/password", methods=["GET", "POST"])
 @limiter.limit(_setting("RATELIMIT_LOGIN"), methods=["POST"])
 @approved_required
 def change_password():
-    form = PasswordChangeForm()
+    form = PasswordChangeForm(current_user)
     if form.validate_on_submit():
         if current_user.check_password(form.current_password.data):
             current_user.set_password(form.new_password.data)
-            sessions.end_all(current_user)  # every other session ends...
+            # Every other session ends; this one goes on.
+            sessions.end_all(current_user, keep=sessions.current())
             db.session.commit()
-            sessions.start(current_user)  # ...this one goes on
             log.info("password changed user=%s", current_user.id)
             audit.record("password_changed", actor=current_user)
             flash("Password changed; your other sessions have ended.")

@@ -66,6 +66,11 @@ MATRIX = {
         "/account/password",
         expect(400, anonymous=LOGIN, pending=403, rejected=403),
     ),
+    # No session has id 0: for everyone who may end sessions, a foreign one.
+    ("POST", "/account/sessions/<int:session_id>/end"): (
+        "/account/sessions/0/end",
+        expect(404, anonymous=LOGIN, pending=403, rejected=403),
+    ),
     ("POST", "/login"): ("/login", expect(400)),
     ("GET", "/"): ("/", expect(302, pending=200, rejected=200)),
     ("GET", "/admin/users"): ("/admin/users", expect(403, anonymous=LOGIN, admin=200)),
@@ -159,7 +164,11 @@ MATRIX = {
         "/sponsor/documents/{document}/restore",
         own_sponsor(302),
     ),
-    # Last: it ends the session for the rows after it.
+    # Last two: they end the session for the rows after them.
+    ("POST", "/account/sessions/end-all"): (
+        "/account/sessions/end-all",
+        expect(302, pending=403, rejected=403),
+    ),
     ("POST", "/logout"): ("/logout", expect(302)),
 }
 
@@ -196,13 +205,15 @@ def world(app, login_as, make_user, create_document):
 def test_role_gets_expected_status_on_every_route(world, role):
     browsers, ids = world
     browser = browsers[role]
-    token = csrf_token(browser.get("/login").get_data(as_text=True))
     failures = []
     for (method, rule), (url, expected) in MATRIX.items():
         url = url.format(**ids)
         if method == "GET":
             response = browser.client.get(url)
         else:
+            # A fresh token each time: the rows that end the session (end-all,
+            # logout) clear it, and its CSRF token with it.
+            token = csrf_token(browser.get("/login").get_data(as_text=True))
             response = browser.client.post(url, data={"csrf_token": token})
         if response.status_code != expected[role]:
             failures.append(

@@ -254,3 +254,44 @@ def test_login_starts_a_fresh_session(client, make_user):
     Browser(client).login(email)
     with client.session_transaction() as session:
         assert "planted" not in session
+
+
+NAMED = {"name": "Wilhelmina Quarterbridge", "email": "wilhelmina.q@example.org"}
+
+
+@pytest.mark.parametrize(
+    ("new_password", "message"),
+    [
+        (NAMED["name"], "It must not contain your name or email."),
+        ("wilhelminaquarterbridge", "It must not contain your name or email."),
+        (NAMED["email"], "It must not contain your name or email."),
+        (PASSWORD, "The new password must differ from your current one."),
+    ],
+)
+def test_a_password_change_refuses_what_signup_refuses(
+    app, login_as, new_password, message
+):
+    """The user's own name or email, and the current password, are refused
+    next to the field; zxcvbn alone scores each of them as strong."""
+    user = login_as(Role.sponsor, **NAMED)
+    response = user.submit(
+        "/account/password",
+        {
+            "current_password": PASSWORD,
+            "new_password": new_password,
+            "confirm": new_password,
+        },
+    )
+    assert response.status_code == 400
+    html = response.get_data(as_text=True)
+    assert re.search(rf'id="new_password-error">[^<]*{re.escape(message)}', html)
+    assert Browser(app.test_client()).login(NAMED["email"]).status_code == 302
+
+
+def test_signup_refuses_the_name_written_without_spaces(app, browser):
+    password = GOOD_SIGNUP["name"].replace(" ", "").lower() + "!"
+    data = {**GOOD_SIGNUP, "password": password, "confirm": password}
+    response = browser.submit("/signup/sponsor", data)
+    assert response.status_code == 400
+    assert "It must not contain your name or email." in response.get_data(as_text=True)
+    assert user_count(app) == 0
