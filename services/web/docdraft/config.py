@@ -76,9 +76,13 @@ def load_config(instance_path, overrides=None):
         # The token lives as long as the session: an editor who spends an
         # hour on a prompt must not lose it to an expired form.
         "WTF_CSRF_TIME_LIMIT": None,
-        # The largest form is a 5,000-character body; anything far bigger is
-        # refused (413) before it is parsed.
-        "MAX_CONTENT_LENGTH": int(env.get("MAX_CONTENT_LENGTH", str(64 * 1024))),
+        # Bytes. The largest form carries a 100,000-character body and a
+        # 200-character name. Sent urlencoded, a 4-byte UTF-8 character takes
+        # 12 bytes (%F0%9F%98%80): 1,202,400 bytes, and the other fields add
+        # under 1 KB. 1.25 MiB holds that with room, and refuses anything far
+        # bigger (413) before it is parsed. nginx's client_max_body_size
+        # (services/nginx, services/prodlocal) is the same 1280k.
+        "MAX_CONTENT_LENGTH": int(env.get("MAX_CONTENT_LENGTH", str(1280 * 1024))),
         "SESSION_IDLE_SECONDS": int(env.get("SESSION_IDLE_SECONDS", str(2 * 3600))),
         "SESSION_MAX_SECONDS": int(env.get("SESSION_MAX_SECONDS", str(24 * 3600))),
         "SESSION_COOKIE_HTTPONLY": True,

@@ -168,5 +168,5 @@ def test_pages_have_no_slips(sponsor, editor, admin, create_document):
 def test_body_counter_is_shown_never_a_silent_limit(sponsor, editor, create_document):
     document_id = create_document(sponsor, editor.user_id)
     html = sponsor.get(f"/sponsor/documents/{document_id}").get_data(as_text=True)
-    assert 'data-counter-for="document_body" data-max="5000"' in html
+    assert 'data-counter-for="document_body" data-max="100000"' in html
     assert "maxlength" not in html

@@ -12,7 +12,7 @@ def test_an_oversized_request_is_413_and_saves_nothing(app, sponsor, editor):
         data={
             "csrf_token": csrf_token(page),
             "document_name": "Big",
-            "document_body": "x" * (100 * 1024),
+            "document_body": "x" * (app.config["MAX_CONTENT_LENGTH"] + 1),
             "editor_id": editor.user_id,
         },
     )

@@ -123,8 +123,7 @@ def test_diff_page_markup_keeps_the_line_breaks(app):
     with app.app_context():
         html = app.jinja_env.get_template("documents/_diff.html").render(parts=parts)
     assert (
-        '<div class="text-card diff">one\n<del>two</del> <ins>TWO</ins>\n\nthree'
-        "<ins> four</ins></div>"
+        ">one\n<del>two</del> <ins>TWO</ins>\n\nthree<ins> four</ins></div>"
     ) in html
 
 
