@@ -4,9 +4,9 @@ from flask import flash, redirect, url_for
 from flask_login import current_user
 
 from ..access import get_document_for, guard_blueprint
+from ..documents.listing import render_document_list
 from ..documents.pages import (
     edit_values,
-    render_document_list,
     render_document_page,
     saved_message,
 )

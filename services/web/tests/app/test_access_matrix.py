@@ -118,6 +118,11 @@ MATRIX = {
         "/documents/{document}/status.json",
         participants(200),
     ),
+    # Each approved sponsor or editor gets their own count and rows.
+    ("GET", "/documents/summary.json"): (
+        "/documents/summary.json?list=1",
+        expect(200, anonymous=LOGIN, pending=403, rejected=403, admin=403),
+    ),
     ("POST", "/documents/<int:document_id>/retry"): (
         "/documents/{document}/retry",
         participants(302),
