@@ -14,7 +14,7 @@ import secrets
 import time
 from datetime import UTC, datetime, timedelta
 
-from flask import current_app, g, request, session
+from flask import current_app, flash, g, request, session
 from sqlalchemy import and_, select, update
 
 from .devices import DEVICE_MAX, device_name
@@ -23,6 +23,10 @@ from .models import LoginSession, User
 
 SECRET_KEY = "_sid"
 SEEN_EVERY = timedelta(seconds=60)  # last_seen_at is written at most this often
+ENDED_MESSAGE = (
+    "Your session has ended: it was ended from another device or by an admin, "
+    "or it went unused too long. Log in again to go on."
+)
 
 
 def _now():
@@ -88,6 +92,7 @@ def load_user(user_id):
     """Flask-Login's user loader: the user, while this cookie's row is active."""
     row = current()
     if row is None or str(row.user_id) != str(user_id):
+        _say_it_ended()
         return None
     now = _now()
     if now - _aware(row.last_seen_at) >= SEEN_EVERY:
@@ -96,6 +101,13 @@ def load_user(user_id):
         row.last_seen_at = now
         db.session.commit()
     return db.session.get(User, row.user_id)
+
+
+def _say_it_ended():
+    """Tell the user once why they see the login page (ended elsewhere, or
+    by time), instead of logging them out without a word."""
+    if session.pop(SECRET_KEY, None):
+        flash(ENDED_MESSAGE)
 
 
 def active_sessions(user):

@@ -173,6 +173,21 @@ def test_log_out_everywhere_ends_every_session_this_one_too(app, sponsor):
     assert is_logged_in(sponsor) and not is_logged_in(phone)
 
 
+def test_a_session_ended_elsewhere_says_so_once_on_the_login_page(app, sponsor):
+    phone = another_device(app, sponsor)
+    phone.post_action("/account/sessions/end-all", "/account")
+    page = sponsor.get("/sponsor/documents", follow_redirects=True)
+    assert "Your session has ended" in page.get_data(as_text=True)
+    again = sponsor.get("/sponsor/documents", follow_redirects=True)
+    assert "Your session has ended" not in again.get_data(as_text=True)
+    # logging out here is not news
+    fresh = Browser(app.test_client())
+    fresh.login(user_email(app, sponsor))
+    fresh.logout()
+    page = fresh.get("/sponsor/documents", follow_redirects=True)
+    assert "Your session has ended" not in page.get_data(as_text=True)
+
+
 def test_a_rejected_users_session_does_not_come_back_on_approval(app, sponsor, admin):
     phone = another_device(app, sponsor)
     thief = copied(app, sponsor)
