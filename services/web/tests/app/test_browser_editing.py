@@ -382,3 +382,27 @@ def test_newer_revision_notice_is_on_screen_while_typing_on_a_phone(
     box = copy.bounding_box()
     assert box["y"] >= 0 and box["y"] + box["height"] <= 844, box
     assert "Revision 2 was saved" in " ".join(copy.inner_text().split())
+
+
+@pytest.mark.app_config(MAX_CONTENT_LENGTH=64 * 1024)
+def test_too_large_save_shows_the_draft_and_the_page_offers_it(page, document):
+    """A 413 cannot read the form back: the page shows this browser's draft."""
+    pasted = "Pasted from a long report. " * 2700  # 73 KB, over the request limit
+    page.fill("#document_body", pasted)
+    with page.expect_navigation():
+        page.click("#edit-form button[type=submit]")
+    assert page.inner_text("h1") == "Error 413"
+    kept = page.locator('#kept-text [data-field="draft-restore"]')
+    assert page.get_by_label("Your body (kept in this browser)").input_value() == (
+        pasted
+    )
+    assert page.get_by_label("Your name (kept in this browser)").input_value() == (
+        "Launch plan"
+    )
+    assert "The document page will offer it back" in kept.inner_text()
+
+    with page.expect_navigation():
+        page.click("text=Back to the page")
+    page.get_by_role("button", name="Restore").click()
+    assert page.input_value("#document_body") == pasted
+    assert page.csp_errors == []
