@@ -13,7 +13,7 @@ from sqlalchemy import select
 
 from . import audit
 from .extensions import db, login_manager
-from .models import Document, Retention, Role
+from .models import Document, Event, EventKind, Retention, Role
 
 log = logging.getLogger("docdraft.access")
 
@@ -81,5 +81,25 @@ def get_document_for(user, document_id):
             document_id,
         )
         audit.record("denied", actor=user, detail=f"{request.path}: not found")
-        abort(404)
+        abort(404, description=_unassigned(user, document_id))
     return document
+
+
+def _unassigned(user, document_id):
+    """Why an editor no longer sees a document they were assigned, if so: a
+    plain 404 would leave them wondering where their work went."""
+    if user.role != Role.editor:
+        return None
+    moved = db.session.scalar(
+        select(Event)
+        .where(
+            Event.document_id == document_id, Event.kind == EventKind.reassignment
+        )
+        .order_by(Event.id.desc())
+    )
+    if moved is None or (moved.detail or {}).get("old_id") != user.id:
+        return None
+    return (
+        "You are no longer the editor of this document: its sponsor assigned "
+        f"another editor on {moved.created_at:%Y-%m-%d %H:%M} UTC."
+    )

@@ -3,10 +3,14 @@
 import logging
 import uuid
 
-from flask import current_app, render_template, request
+from flask import current_app, redirect, render_template, request, url_for
+from flask_login import current_user
 from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import DBAPIError, OperationalError
 from werkzeug.exceptions import RequestEntityTooLarge
+
+from .extensions import login_manager
+from .models import DOCUMENT_BODY_MAX
 
 log = logging.getLogger("docdraft.errors")
 MESSAGES = {
@@ -15,7 +19,7 @@ MESSAGES = {
     403: "You do not have access to this page.",
     404: "There is nothing here.",
     405: "That method is not allowed here.",
-    413: "That was far more text than any form here takes; nothing was saved.",
+    401: "Your session has ended, so nothing was saved. Log in again to go on.",
     429: "Too many attempts. Wait a while, then try again.",
     503: "The service is briefly unavailable. Please try again in a moment.",
 }
@@ -24,7 +28,9 @@ MESSAGES = {
 def init_app(app):
     for code in MESSAGES:
         app.register_error_handler(code, _render_error)
+    app.register_error_handler(RequestEntityTooLarge, _too_large)
     app.register_error_handler(CSRFError, _csrf_error)
+    login_manager.unauthorized_handler(_unauthorized)
     app.register_error_handler(OperationalError, _database_unavailable)
     # A connection the server dropped (restart) surfaces as InterfaceError
     # and friends; any DBAPI error that says the connection is gone is a 503.
@@ -58,18 +64,80 @@ def _render_error(error):
     # A description given to abort() explains this request; werkzeug's
     # stock one is replaced by ours.
     detail = error.description if error.description != type(error).description else None
+    return error_page(code, MESSAGES[code], detail)
+
+
+def error_page(code, message, detail=None):
+    """An error as JSON for status.json and friends, else a page that shows
+    back what the user typed, or the browser's draft of it, and the way back."""
+    if request.path.endswith(".json"):
+        return {"error": code, "message": message, "detail": detail}, code
+    back_url, back_label = _way_back(code)
     return render_template(
         "errors/error.html",
         code=code,
-        message=MESSAGES[code],
+        message=message,
         detail=detail,
         typed=typed_text(),
+        draft_key=draft_key(),
+        back_url=back_url,
+        back_label=back_label,
     ), code
+
+
+def draft_key():
+    """The key under which the page's script keeps a draft of the refused
+    form (see static/js/drafts.js), when it was a document form."""
+    if request.method != "POST" or request.view_args is None:
+        return None
+    if "document_id" in request.view_args:
+        return f"document-{request.view_args['document_id']}"
+    if request.endpoint == "sponsor.new_document":
+        return "new-document"
+    return None
+
+
+def _way_back(code):
+    """Where the user goes on from here: the form they came from, or login."""
+    key = draft_key()
+    if key is None:
+        return None, None
+    if key == "new-document":
+        page = url_for("sponsor.new_document")
+    else:
+        page = url_for(
+            "documents.open_document", document_id=request.view_args["document_id"]
+        )
+    if code == 401:
+        return url_for("auth.login", next=page), "Log in and go back to the page"
+    if code == 404:
+        return None, None
+    return page, "Back to the page (your draft is offered there)"
+
+
+def _too_large(error):
+    limit = current_app.config["MAX_CONTENT_LENGTH"]
+    message = (
+        f"The form was larger than this server takes ({limit / 2**20:.1f} MB in "
+        f"all; a body holds at most {DOCUMENT_BODY_MAX:,} characters), so nothing "
+        "was saved."
+    )
+    return error_page(413, message)
 
 
 def _csrf_error(error):
     log.warning("CSRF check failed: %s", error.description)
-    return render_template("errors/error.html", code=400, message=MESSAGES[400]), 400
+    if not current_user.is_authenticated:  # logged out meanwhile
+        return error_page(401, MESSAGES[401])
+    return error_page(400, MESSAGES[400])
+
+
+def _unauthorized():
+    """Flask-Login's answer to a request without a valid session: the login
+    page, except for a document form, whose typed text is shown back first."""
+    if request.path.endswith(".json") or draft_key() is not None:
+        return error_page(401, MESSAGES[401])
+    return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
 
 
 def _database_unavailable(error):
@@ -94,7 +162,7 @@ def typed_text():
         form = request.form
     except RequestEntityTooLarge:  # a 413 has no form to show back
         return {}
-    fields = ("document_body", "body", "comment")
+    fields = ("document_name", "document_body", "body", "comment")
     return {name: form[name] for name in fields if form.get(name)}
 
 

@@ -19,7 +19,7 @@ from ..forms import (
     SuggestionForm,
     TryAnotherForm,
 )
-from ..models import Role, UserStatus
+from ..models import COMMENT_MAX, Role, UserStatus
 from ..services.review import available_actions
 from ..services.users import approved_editors
 
@@ -118,8 +118,23 @@ def render_document_page(document, form, status=200, comment_form=None):
         "actions": available_actions(document, current_user),
         "editor_rejected": document.editor.status != UserStatus.approved,
         "authors": _suggestion_models(document),
+        "comment_max": COMMENT_MAX,
     }
     return render_template("documents/detail.html", **context), status
+
+
+def render_revision_page(document, revision):
+    """One revision's body, machine words marked: the document page links
+    each revision here instead of carrying every body (at 100,000 characters
+    a body, eight revisions made a 1 MB page)."""
+    return render_template(
+        "documents/revision.html",
+        document=document,
+        revision=revision,
+        latest_number=document.latest_revision.number,
+        body=body_view(revision),
+        authors=_suggestion_models(document),
+    )
 
 
 def _suggestion_models(document):
@@ -142,6 +157,10 @@ def render_conflict(conflict):
     if base_revision is not None and base_revision.number != latest.number:
         diff = words.diff_words(base_revision.body, latest.body)
     editable = not document.is_locked and "document_body" in request.form
+    typed = typed_text()
+    yours = None
+    if "document_body" in typed and typed["document_body"] != latest.body:
+        yours = words.diff_words(latest.body, typed["document_body"])
     return render_template(
         "documents/conflict.html",
         document=document,
@@ -150,8 +169,10 @@ def render_conflict(conflict):
         base=base_revision,
         diff=diff,
         message=conflict.message,
-        typed=typed_text(),
+        typed=typed,
+        yours=yours,
         typed_name=request.form.get("document_name", document.name),
+        typed_length=request.form.get("suggestion_length"),
         editable=editable,
         form_url=document_url(document),
     ), 409

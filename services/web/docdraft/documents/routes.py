@@ -32,6 +32,7 @@ from .pages import (
     document_url,
     render_conflict,
     render_document_page,
+    render_revision_page,
     status_payload,
 )
 
@@ -62,6 +63,12 @@ def _first_error(form):
         label = getattr(form, name).label.text if hasattr(form, name) else name
         return f"{label}: {errors[0]}"
     return None
+
+
+@bp.get("/documents/<int:document_id>")
+def open_document(document_id):
+    """The document's page for the user's role: a link that fits everyone."""
+    return redirect(document_url(get_document_for(current_user, document_id)))
 
 
 @bp.get("/documents/<int:document_id>/status.json")
@@ -173,6 +180,15 @@ def diff(document_id):
         new=new,
         parts=words.diff_words(old.body, new.body),
     )
+
+
+@bp.get("/documents/<int:document_id>/revisions/<int:number>")
+def revision(document_id, number):
+    document = get_document_for(current_user, document_id)
+    found = document.revision_number(number)
+    if found is None:
+        abort(404)
+    return render_revision_page(document, found)
 
 
 @bp.get("/documents/<int:document_id>/export.md")

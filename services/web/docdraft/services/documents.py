@@ -251,6 +251,7 @@ def _reassign(document, author, editor):
         EventKind.reassignment,
         old=previous.name,
         new=editor.name,
+        old_id=previous.id,
     )
 
 
@@ -296,7 +297,7 @@ def _ensure_room(document, base_revision, suggestion, accepted):
     room = DOCUMENT_BODY_MAX - len(document.body)
     if len(accepted) <= room:
         return
-    fitting = words.word_count(suggestion[:room])
+    fitting = sum(1 for w in words.words(suggestion) if w.end <= room)
     advice = (
         f"Accept at most its first {fitting} words, or shorten the body first."
         if fitting
