@@ -55,6 +55,34 @@ def test_a_body_of_exactly_the_limit_saves_and_shows(
     assert diff.status_code == 200 and html.count("<ins>BUDGET</ins>") == 3
 
 
+def test_the_document_page_links_earlier_revisions_instead_of_carrying_them(
+    app, sponsor, editor, create_document
+):
+    body = prose(DOCUMENT_BODY_MAX - 20)
+    first = "FIRST ONLY <b>bold?</b> " + body
+    document_id = create_document(sponsor, editor.user_id, body=first)
+    editor_page = f"/editor/documents/{document_id}"
+    for number in (2, 3):
+        editor.submit(
+            editor_page,
+            {"document_name": "Launch plan", "document_body": f"v{number} {body}"},
+        )
+    html = editor.get(editor_page).get_data(as_text=True)
+    # The latest body twice (marked, and in the edit box); no earlier one.
+    assert "FIRST ONLY" not in html and "v2 The plan" not in html
+    assert len(html) < 2 * len(body) + 40_000
+    assert f'href="/documents/{document_id}/revisions/1">Read revision 1</a>' in html
+    page = editor.get(f"/documents/{document_id}/revisions/1")
+    assert page.status_code == 200
+    marked = '<div class="text-card body-text" dir="auto">FIRST ONLY &lt;b&gt;bold?'
+    assert marked in page.get_data(as_text=True)
+    for number in (0, 4):
+        assert (
+            editor.get(f"/documents/{document_id}/revisions/{number}").status_code
+            == 404
+        )
+
+
 @pytest.mark.parametrize("page", ["/sponsor/documents/new", "editor"])
 def test_one_character_more_is_refused_next_to_the_field_and_kept(
     app, sponsor, editor, create_document, page
