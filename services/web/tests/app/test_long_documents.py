@@ -58,7 +58,7 @@ def test_a_body_of_exactly_the_limit_saves_and_shows(
 def test_the_document_page_links_earlier_revisions_instead_of_carrying_them(
     app, sponsor, editor, create_document
 ):
-    body = prose(DOCUMENT_BODY_MAX - 20)
+    body = prose(DOCUMENT_BODY_MAX - 40)
     first = "FIRST ONLY <b>bold?</b> " + body
     document_id = create_document(sponsor, editor.user_id, body=first)
     editor_page = f"/editor/documents/{document_id}"
