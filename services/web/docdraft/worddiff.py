@@ -12,7 +12,8 @@ diff, as in Bazaar and git):
    their order (the longest increasing run of them) are matched, and the
    regions between them are cut again the same way;
 3. a region with no such word goes to SequenceMatcher, unless that would
-   take the whole diff past `BUDGET` steps: then it is replaced as a whole.
+   take the whole diff past `MATCHER_STEPS`: then it is replaced as a whole.
+   Past `ANCHOR_VISITS` words counted in step 2, regions skip to step 3.
 
 Every equal run reported is truly equal, so provenance never credits a
 changed word to the model; step 3's cut-off only makes a region's diff
@@ -29,7 +30,18 @@ from difflib import SequenceMatcher
 # words its first pass over a region looks at (its later passes look again,
 # so the real work is a few times more). 50,000 is some 50 ms of CPython on
 # regions of a few common words; prose between unique words costs far less.
-BUDGET = 50_000
+MATCHER_STEPS = 50_000
+# Words counted while looking for anchors, over all regions: some 40 passes
+# over two 17,000-word bodies; prose needs a few.
+ANCHOR_VISITS = 1_500_000
+
+
+class _Budget:
+    """What one diff may still spend."""
+
+    def __init__(self):
+        self.matcher_steps = MATCHER_STEPS
+        self.anchor_visits = ANCHOR_VISITS
 
 
 def opcodes(a, b):
@@ -50,16 +62,14 @@ def opcodes(a, b):
 
 def matching_blocks(a, b):
     """(i, j, size) with a[i:i+size] == b[j:j+size], increasing, merged."""
-    found, regions, budget = [], [(0, len(a), 0, len(b))], [BUDGET]
+    found, regions, budget = [], [(0, len(a), 0, len(b))], _Budget()
     while regions:
         found += _region(a, b, *regions.pop(), regions, budget)
     return _merged(sorted(found))
 
 
 def _region(a, b, a1, a2, b1, b2, regions, budget):
-    """Blocks of one region; regions still to cut are pushed on `regions`.
-
-    `budget` is a one-item list: the SequenceMatcher steps left."""
+    """Blocks of one region; regions still to cut are pushed on `regions`."""
     blocks = []
     head = _common_length(a, b, a1, a2, b1, b2, step=1)
     if head:
@@ -71,7 +81,8 @@ def _region(a, b, a1, a2, b1, b2, regions, budget):
         a2, b2 = a2 - tail, b2 - tail
     if a1 == a2 or b1 == b2:
         return blocks
-    anchors = _unique_anchors(a, b, a1, a2, b1, b2)
+    budget.anchor_visits -= (a2 - a1) + (b2 - b1)
+    anchors = _unique_anchors(a, b, a1, a2, b1, b2) if budget.anchor_visits > 0 else []
     if not anchors:
         return blocks + _matched(a, b, a1, a2, b1, b2, budget)
     edges = [(a1 - 1, b1 - 1), *anchors, (a2, b2)]
@@ -122,9 +133,9 @@ def _matched(a, b, a1, a2, b1, b2, budget):
     """SequenceMatcher's blocks for a region, or none if over the budget."""
     b_count = Counter(b[b1:b2])
     cost = sum(b_count[word] for word in a[a1:a2])
-    if cost > budget[0]:
+    if cost > budget.matcher_steps:
         return []
-    budget[0] -= cost
+    budget.matcher_steps -= cost
     matcher = SequenceMatcher(None, a[a1:a2], b[b1:b2], autojunk=False)
     return [
         (a1 + i, b1 + j, size) for i, j, size in matcher.get_matching_blocks() if size

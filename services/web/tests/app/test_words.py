@@ -220,3 +220,12 @@ def test_text_too_costly_to_compare_still_gets_a_correct_diff():
     new = " ".join(w if rng.random() < 0.9 else "k" for w in old.split())
     parts = words.diff_words(old, new)
     assert joined(parts, "delete") == new and joined(parts, "insert") == old
+
+
+@pytest.mark.parametrize("spent", ["MATCHER_STEPS", "ANCHOR_VISITS"])
+def test_a_diff_past_its_budget_is_coarser_but_true(monkeypatch, spent):
+    monkeypatch.setattr(worddiff, spent, 0)
+    old = long_body(5_000)
+    new = edited(old)
+    parts = words.diff_words(old, new)
+    assert joined(parts, "delete") == new and joined(parts, "insert") == old
