@@ -7,7 +7,7 @@ FLASK  := cd $(WEB) && $(BIN)/flask --app docdraft
 STAMP  := $(VENV)/.installed
 PORT   ?= 5000
 
-.PHONY: install run test lint bench bench-step bench-bf16 bench-gpu model seed-model create-admin worker beat prod-local prod-smoke faults load clean
+.PHONY: install run test lint bench bench-pages bench-step bench-bf16 bench-gpu model seed-model create-admin worker beat prod-local prod-smoke faults load clean
 
 $(STAMP): $(WEB)/requirements.txt $(WEB)/requirements-web.txt $(WEB)/requirements-dev.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -77,6 +77,10 @@ lint: install
 ## Generation speed: prints a table, then one JSON line.
 bench: install
 	cd $(WEB) && $(BIN)/python bench/bench_textgen.py $(BENCH_ARGS)
+
+## Page speed at 100,000 characters (server and Chromium): a table, one JSON line.
+bench-pages: install
+	cd $(WEB) && $(BIN)/python bench/page_speed.py $(BENCH_ARGS)
 
 ## Where one decoding step's time goes (GPT-2 124M, random weights).
 bench-step: install
