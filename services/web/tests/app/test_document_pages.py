@@ -161,7 +161,7 @@ def test_pages_have_no_slips(sponsor, editor, admin, create_document):
         assert 'class="flashes" role="status"' in html
     detail = pages[1].get_data(as_text=True)
     # The text card holds the text and nothing else: no template whitespace.
-    assert '<div class="text-card body-text">Body text</div>' in detail
+    assert '<div class="text-card body-text" dir="auto">Body text</div>' in detail
     assert sponsor.get("/static/favicon.svg").status_code == 200
 
 
