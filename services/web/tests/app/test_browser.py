@@ -217,7 +217,7 @@ def test_review_flow_from_prompt_to_approved_export(
         stale.click("text=Save revision")
     assert "Not saved" in stale.inner_text("h1")
     assert stale.input_value("#document_body") == "Typed in the old tab, never lost."
-    assert stale.locator(".diff ins").first.inner_text() == "quicker"
+    assert stale.locator("#changes .diff ins").first.inner_text() == "quicker"
     assert_no_sideways_scroll(stale)
 
     # The editor approves; the document is locked.

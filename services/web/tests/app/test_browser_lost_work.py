@@ -3,6 +3,8 @@ was never on screen, and saving after the session ended in another tab.
 (The third, a save over the size limit, is in test_browser_editing.py.)
 """
 
+from docdraft.models import Role
+
 from . import test_browser as browser_fixtures
 from . import test_browser_editing as editing
 from .conftest import PASSWORD
@@ -68,3 +70,22 @@ def test_a_save_after_logging_out_in_another_tab_keeps_the_text(
     offer.wait_for()
     page.click("text=Restore")
     assert page.input_value("#document_body").endswith(typed)
+
+
+def test_an_open_page_says_when_its_editor_was_reassigned(
+    live_server, page, new_page, document, people, make_user
+):
+    make_user(Role.editor, name="Olga Other")
+    editor_page = new_page()
+    browser_fixtures.log_in(editor_page, live_server, people["editor"])
+    editor_page.goto(document.replace("/sponsor/", "/editor/"))
+    gone = editor_page.locator('[data-field="gone"]')
+    assert gone.is_hidden()
+
+    page.reload()  # Olga joined after the page was served
+    page.select_option("#editor_id", label="Olga Other (Acme)")
+    with page.expect_navigation():
+        page.click("#edit-form button[type=submit]")
+
+    gone.wait_for(timeout=15_000)  # the page's next status check
+    assert "no longer the editor of this document" in gone.inner_text()

@@ -228,10 +228,14 @@
     if (document.hidden) { schedule(); return; }  // a background tab waits
     fetch(url, { credentials: "same-origin", headers: { Accept: "application/json" } })
       .then(function (response) {
+        if (response.status === 401 || response.status === 404) {
+          return response.json().then(function (data) { showGone(data); return null; });
+        }
         if (!response.ok) { throw new Error("status " + response.status); }
         return response.json();
       })
       .then(function (data) {
+        if (data === null) { return; }  // the page is no longer this user's
         var current = show(data);
         // Fast while the suggestion is written; slowly after, to notice
         // revisions saved by the other person; not at all once outdated.
@@ -242,6 +246,15 @@
   }
 
   function schedule() { window.setTimeout(poll, delay); }
+
+  // The session ended, or the document is no longer this user's (an editor
+  // reassigned): say so where the page is read, and stop asking.
+  function showGone(data) {
+    var notice = part("gone");
+    notice.textContent = (data.detail || data.message) +
+      " What you typed on this page is kept in this browser.";
+    notice.hidden = false;
+  }
 
   // The page as served: split the card into words if it can be accepted.
   var served = section.getAttribute("data-status");
