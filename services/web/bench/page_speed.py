@@ -258,7 +258,36 @@ def server_times(app, document_id, editor, runs):
         lambda: (words.machine_share(new, new_spans), words.segments(new, new_spans)),
         runs,
     )
+    results.update(hard_diffs(runs))
     return results, sizes, count, len(new)
+
+
+def hard_diffs(runs):
+    """diff_words on 100,000-character pairs made to be hard (few anchors)."""
+    rng = random.Random(3)
+    noise = " ".join(rng.choices("abcdefghij", k=50_000))[:DOCUMENT_BODY_MAX]
+    body = prose(DOCUMENT_BODY_MAX, seed=1)
+    pairs = {
+        "ten words at random, 10% changed": (
+            noise,
+            " ".join(w if rng.random() < 0.9 else "k" for w in noise.split()),
+        ),
+        "two unrelated bodies": (body, prose(DOCUMENT_BODY_MAX, seed=2)),
+        "paragraphs in reverse order": (
+            body,
+            "\n\n".join(reversed(body.split("\n\n"))),
+        ),
+        "every tenth word changed": (
+            body,
+            " ".join(w if i % 10 else "X" for i, w in enumerate(body.split(" "))),
+        ),
+    }
+    return {
+        f"words: diff, {name}": median_ms(
+            lambda o=old, n=new: words.diff_words(o, n), 5
+        )
+        for name, (old, new) in pairs.items()
+    }
 
 
 def save_time(app, document_id, editor, runs):
@@ -375,16 +404,16 @@ def main():
         f"AVX-512 {'yes' if avx512 else 'no'}, {os.cpu_count()} CPUs, "
         f"load average {load[0]} before, {load[1]} after"
     )
-    print(f"{'server (median of ' + str(args.runs) + ')':<36} {'ms':>8} {'bytes':>10}")
+    print(f"{'server (median of ' + str(args.runs) + ')':<48} {'ms':>8} {'bytes':>10}")
     for name, ms in server.items():
-        print(f"{name:<36} {ms:>8} {sizes.get(name, ''):>10}")
+        print(f"{name:<48} {ms:>8} {sizes.get(name, ''):>10}")
     if browser:
         print(
-            f"\n{'browser (median of ' + str(args.browser_runs) + ')':<36} "
+            f"\n{'browser (median of ' + str(args.browser_runs) + ')':<48} "
             f"{'response':>9} {'DOMContentLoaded':>17} {'load':>8}"
         )
         for name, ms in browser.items():
-            print(f"{name:<36} {ms['response']:>9} {ms['dcl']:>17} {ms['load']:>8}")
+            print(f"{name:<48} {ms['response']:>9} {ms['dcl']:>17} {ms['load']:>8}")
     print(
         json.dumps(
             {
