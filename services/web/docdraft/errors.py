@@ -127,7 +127,8 @@ def _too_large(error):
 
 def _csrf_error(error):
     log.warning("CSRF check failed: %s", error.description)
-    if not current_user.is_authenticated:  # logged out meanwhile
+    if not current_user.is_authenticated and draft_key() is not None:
+        # A document form whose session ended meanwhile (logged out).
         return error_page(401, MESSAGES[401])
     return error_page(400, MESSAGES[400])
 

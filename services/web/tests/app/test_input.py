@@ -17,7 +17,7 @@ def test_an_oversized_request_is_413_and_saves_nothing(app, sponsor, editor):
         },
     )
     assert response.status_code == 413
-    assert "far more text" in response.get_data(as_text=True)
+    assert "larger than this server takes" in response.get_data(as_text=True)
     assert "Big" not in sponsor.get("/sponsor/documents").get_data(as_text=True)
 
 
