@@ -14,7 +14,7 @@ from datetime import UTC
 from flask import abort, render_template, request, url_for
 from flask_login import current_user
 from sqlalchemy import and_, case, func, literal_column, or_, select
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import defer, selectinload
 
 from ..access import documents_visible_to
 from ..extensions import db
@@ -95,24 +95,34 @@ class Listing:
     pages: int
 
 
-def list_documents(user, args):
+def list_documents(user, args, loads=None):
     """The page of `user`'s documents that `args` asks for; a page past the
-    last one gives the last page."""
+    last one gives the last page. `loads`: what to load with each document
+    (default: what a list row shows); the bodies are never loaded."""
     query = _filtered(documents_visible_to(user), args)
     total = db.session.scalar(select(func.count()).select_from(query.subquery()))
     pages = max(1, math.ceil(total / PAGE_SIZE))
     args = replace(args, page=min(args.page, pages))
     query = (
-        query.options(
-            selectinload(Document.revisions).selectinload(Revision.suggestions),
-            selectinload(Document.retention).selectinload(Retention.editor),
-            selectinload(Document.sponsor),
-        )
+        query.options(defer(Document.body), *(ROW_LOADS if loads is None else loads))
         .order_by(*_order(args.sort))
         .offset((args.page - 1) * PAGE_SIZE)
         .limit(PAGE_SIZE)
     )
     return Listing(args, db.session.scalars(query).all(), total, pages)
+
+
+# What a list row shows: the latest suggestion and its job, the editor and
+# the sponsor. A body can be 100,000 characters: no revision's is loaded.
+ROW_LOADS = (
+    selectinload(Document.revisions).options(
+        defer(Revision.body),
+        defer(Revision.machine_spans),
+        selectinload(Revision.suggestions),
+    ),
+    selectinload(Document.retention).selectinload(Retention.editor),
+    selectinload(Document.sponsor),
+)
 
 
 def _filtered(query, args):
@@ -229,7 +239,9 @@ def summary_payload():
     list's own query string, each row of that page of the list."""
     payload = {"your_turn": waiting_count(current_user)}
     if request.args.get("list"):
-        listing = list_documents(current_user, parse_list_args(request.args))
+        # Only the rows' own columns: polled every 10 s by each open list.
+        args = parse_list_args(request.args)
+        listing = list_documents(current_user, args, loads=())
         payload.update(
             page=listing.args.page,
             pages=listing.pages,

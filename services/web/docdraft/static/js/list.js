@@ -86,8 +86,8 @@
     inFlight = true;
     fetch(url, { credentials: "same-origin", headers: { Accept: "application/json" } })
       .then(function (response) {
-        // A redirect is the login page: the session ended; stop asking.
-        if (response.redirected) { throw new Error("logged out"); }
+        // The session ended (a redirect to the login page, or 401): stop asking.
+        if (response.redirected || response.status === 401) { throw new Error("logged out"); }
         if (!response.ok) { throw new Error("status " + response.status); }
         return response.json();
       })
