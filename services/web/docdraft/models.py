@@ -125,6 +125,9 @@ class User(UserMixin, db.Model):
 
 class Document(db.Model):
     __tablename__ = "documents"
+    __table_args__ = (
+        UniqueConstraint("sponsor_id", "create_key", name="uq_documents_create_key"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     sponsor_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
@@ -144,6 +147,8 @@ class Document(db.Model):
     updated_at: Mapped[datetime] = mapped_column(
         Timestamp, default=utcnow, onupdate=utcnow
     )
+    # The create form's one-time key: one document per key and sponsor.
+    create_key: Mapped[str | None] = mapped_column(String(64))
 
     sponsor: Mapped[User] = relationship(foreign_keys=[sponsor_id])
     retention: Mapped["Retention"] = relationship(
@@ -321,6 +326,7 @@ class AuditEvent(db.Model):
 
     actor: Mapped[User | None] = relationship(foreign_keys=[actor_id])
     target: Mapped[User | None] = relationship(foreign_keys=[target_id])
+
 
 class LoginSession(db.Model):
     """One login of a user, on one device (docdraft.sessions).
