@@ -78,11 +78,12 @@ def _page_number(raw):
     """A page number of 1 or more; a huge one is kept huge (clamped later)."""
     if not raw:
         return 1
-    if not re.fullmatch(r"[0-9]+", raw) or int(raw[: PAGE_DIGITS_MAX + 1]) < 1:
+    digits = raw.lstrip("0")
+    if not re.fullmatch(r"[0-9]+", digits):  # also "0": nothing left
         abort(400, description="The page must be a whole number, 1 or more.")
-    if len(raw) > PAGE_DIGITS_MAX:
+    if len(digits) > PAGE_DIGITS_MAX:
         return 10**PAGE_DIGITS_MAX
-    return int(raw)
+    return int(digits)
 
 
 @dataclass

@@ -174,14 +174,14 @@ def assert_query(href, **expected):
     assert dict(pair.split("=", 1) for pair in query.split("&")) == expected
 
 
-@pytest.mark.parametrize("page", ["3", "999999999", "9" * 40, "9" * 5000])
+@pytest.mark.parametrize("page", ["3", "0002", "999999999", "9" * 40, "9" * 5000])
 def test_a_page_past_the_last_shows_the_last(sponsor, many, page):
     response = sponsor.get(f"/sponsor/documents?page={page}")
     assert names(response) == ["Doc 02", "Doc 01"]
     assert "page 2 of 2" in response.get_data(as_text=True)
 
 
-@pytest.mark.parametrize("page", ["0", "-1", "abc", "1.5", "²", "1e3"])
+@pytest.mark.parametrize("page", ["0", "000", "-1", "abc", "1.5", "²", "1e3", " 2"])
 def test_a_page_that_is_no_number_is_refused_with_its_reason(sponsor, page):
     response = sponsor.get("/sponsor/documents", query_string={"page": page})
     assert response.status_code == 400
