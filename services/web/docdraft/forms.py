@@ -180,9 +180,21 @@ def length_field():
     return SelectField("Suggestion length", choices=LENGTH_CHOICES, default="medium")
 
 
+def unix_newlines(text):
+    """Browsers send a text box's line breaks as CRLF; store and count them as
+    one character each, as the page's counter does."""
+    return text.replace("\r\n", "\n") if text else text
+
+
+def at_most(limit):
+    return Length(max=limit, message=f"Keep it to {limit:,} characters or fewer.")
+
+
 class DocumentForm(AppForm):
     document_name = StringField("Name", [not_blank, Length(max=DOCUMENT_NAME_MAX)])
-    document_body = TextAreaField("Body", [not_blank, Length(max=DOCUMENT_BODY_MAX)])
+    document_body = TextAreaField(
+        "Body", [not_blank, at_most(DOCUMENT_BODY_MAX)], filters=[unix_newlines]
+    )
     suggestion_length = length_field()
 
 
@@ -285,6 +297,9 @@ class CommentForm(AppForm):
     # The posted name stays `body`; the id must not clash with the document
     # page's body section (id="body").
     body = TextAreaField(
-        "Comment", [not_blank, Length(max=COMMENT_MAX)], id="comment-body"
+        "Comment",
+        [not_blank, at_most(COMMENT_MAX)],
+        filters=[unix_newlines],
+        id="comment-body",
     )
     base_revision = base_revision_field(required=False)

@@ -107,7 +107,7 @@ def test_unapproved_editor_cannot_be_assigned(app, sponsor, make_user, status):
         (
             "document_body",
             "b" * 100_001,
-            "Field cannot be longer than 100000 characters.",
+            "Keep it to 100,000 characters or fewer.",
         ),
     ],
 )

@@ -102,7 +102,7 @@ def test_one_character_more_is_refused_next_to_the_field_and_kept(
     assert response.status_code == 400
     assert re.search(
         r'<span class="error" id="document_body-error">'
-        r"Field cannot be longer than 100000 characters\.</span>",
+        r"Keep it to 100,000 characters or fewer\.</span>",
         html,
     )
     assert body in html  # the typed text is back in its box

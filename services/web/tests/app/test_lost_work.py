@@ -151,6 +151,23 @@ def test_accept_past_the_limit_says_how_many_words_fit(
     assert len(body_of(app, document_id)) == DOCUMENT_BODY_MAX - 2
 
 
+def test_line_breaks_count_as_one_character_as_on_the_page(
+    app, sponsor, editor, drafted
+):
+    """A browser sends each line break as CRLF; the page's counter, like the
+    stored body, counts one character."""
+    lines = "line\n" * (DOCUMENT_BODY_MAX // 5)
+    assert len(lines) == DOCUMENT_BODY_MAX
+    response = sponsor.submit(
+        drafted.sponsor_page,
+        edit(0, body=lines.replace("\n", "\r\n"), editor_id=editor.user_id),
+    )
+    assert response.status_code == 302, re.findall(
+        r'class="error"[^>]*>([^<]*)', response.get_data(as_text=True)
+    )
+    assert body_of(app, drafted.id) == lines
+
+
 # --- One document per create form ----------------------------------------
 
 

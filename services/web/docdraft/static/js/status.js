@@ -11,7 +11,7 @@
     var max = parseInt(counter.getAttribute("data-max"), 10);
     if (!box) { return; }
     function update() {
-      var length = box.value.length;
+      var length = Array.from(box.value).length;  // code points, as the server counts
       counter.textContent = length.toLocaleString("en") + " / " + max.toLocaleString("en") +
         " characters" + (length > max ? ": " + (length - max).toLocaleString("en") + " too many" : "");
       counter.className = "counter" + (length > max ? " over" : "");
