@@ -64,7 +64,10 @@ def _render_error(error):
     # A description given to abort() explains this request; werkzeug's
     # stock one is replaced by ours.
     detail = error.description if error.description != type(error).description else None
-    return error_page(code, MESSAGES[code], detail)
+    message = MESSAGES[code]
+    if code == 400 and detail:  # refused for a stated reason, not expired
+        message = "The request was refused; nothing was changed."
+    return error_page(code, message, detail)
 
 
 def error_page(code, message, detail=None):

@@ -1,4 +1,4 @@
-"""Rendering a document for its sponsor or editor: lists, the page, conflicts.
+"""Rendering a document for its sponsor or editor: its page, forms, conflicts.
 
 The sponsor's and the editor's routes differ only in their edit form; both
 render through these functions, so the page is the same for both.
