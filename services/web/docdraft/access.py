@@ -92,9 +92,7 @@ def _unassigned(user, document_id):
         return None
     moved = db.session.scalar(
         select(Event)
-        .where(
-            Event.document_id == document_id, Event.kind == EventKind.reassignment
-        )
+        .where(Event.document_id == document_id, Event.kind == EventKind.reassignment)
         .order_by(Event.id.desc())
     )
     if moved is None or (moved.detail or {}).get("old_id") != user.id:
