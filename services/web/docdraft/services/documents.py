@@ -100,18 +100,20 @@ def _new_suggestion(document, mode="beam", length="medium"):
     )
 
 
-def _add_revision(document, author, spans, length="medium"):
-    """Stage revision `document.head_revision` of the current body, with its job."""
+def _add_revision(document, author, spans, length="medium", suggestion=None):
+    """Stage revision `document.head_revision` of the current body with its
+    suggestion: `suggestion`, or a new job of `length`."""
+    suggestion = suggestion or _new_suggestion(document, length=length)
     revision = Revision(
-        document=document,
         number=document.head_revision,
         name=document.name,
         body=document.body,
         author=author,
         machine_spans=spans,
+        suggestions=[suggestion],
     )
-    revision.suggestions.append(_new_suggestion(document, length=length))
     db.session.add(revision)
+    revision.document = document
     return revision
 
 
@@ -213,21 +215,14 @@ def _add_renamed_revision(document, author, previous):
     """A revision with the same body under the new name. Its suggestion is the
     previous revision's, copied when finished (the prompt has not changed);
     one still being written is asked for again for the new revision."""
-    revision = Revision(
-        document=document,
-        number=document.head_revision,
-        name=document.name,
-        body=document.body,
-        author=author,
-        machine_spans=previous.machine_spans,
-    )
     old = previous.autodoc
     if old.is_pending:
-        revision.suggestions.append(_new_suggestion(document, old.mode, old.length))
+        suggestion = _new_suggestion(document, old.mode, old.length)
     else:
-        revision.suggestions.append(_copy_suggestion(old))
-    db.session.add(revision)
-    return revision
+        suggestion = _copy_suggestion(old)
+    return _add_revision(
+        document, author, previous.machine_spans, suggestion=suggestion
+    )
 
 
 COPIED_COLUMNS = (

@@ -53,6 +53,21 @@ def database_url(request, tmp_path_factory):
         db.engine.dispose()
 
 
+def pytest_collection_modifyitems(config, items):
+    """Browser tests run on SQLite only: they test what the page does, and
+    every server behaviour they touch is tested on both databases over HTTP.
+    (Chromium is the slowest part of the suite.)"""
+    kept, dropped = [], []
+    for item in items:
+        params = getattr(getattr(item, "callspec", None), "params", {})
+        in_browser = "chromium" in getattr(item, "fixturenames", ())
+        on_postgresql = params.get("database_url") == "postgresql"
+        (dropped if in_browser and on_postgresql else kept).append(item)
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = kept
+
+
 def _drop_everything():
     """Leftovers of an interrupted earlier run must not break this one."""
     db.drop_all()
