@@ -59,6 +59,10 @@ def load_config(instance_path, overrides=None):
         "RATELIMIT_LOGIN": env.get("RATELIMIT_LOGIN", "30/minute"),
         "RATELIMIT_SIGNUP": env.get("RATELIMIT_SIGNUP", "10/hour"),
         "RATELIMIT_ACCOUNT": env.get("RATELIMIT_ACCOUNT", "10 per 15 minutes"),
+        # A browser that logged into an account keeps a device cookie this
+        # long; RATELIMIT_ACCOUNT then counts its failures apart from
+        # untrusted clients' (docdraft/auth/device_cookies.py).
+        "DEVICE_COOKIE_DAYS": int(env.get("DEVICE_COOKIE_DAYS", "180")),
         # /metrics answers private addresses, or this bearer token if set.
         "METRICS_TOKEN": env.get("METRICS_TOKEN") or None,
         "TEXTGEN_MODEL": env.get("TEXTGEN_MODEL") or None,

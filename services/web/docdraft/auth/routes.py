@@ -22,10 +22,9 @@ from ..models import Role
 from ..services.users import (
     authenticate,
     find_user_by_email,
-    normalize_email,
     signup_user,
 )
-from . import bp
+from . import bp, device_cookies
 from .next_url import is_safe_next
 
 log = logging.getLogger("docdraft.auth")
@@ -34,11 +33,6 @@ SIGNUP_ROLES = {"sponsor": Role.sponsor, "editor": Role.editor}
 
 def _setting(name):
     return lambda: current_app.config[name]
-
-
-def _account_key():
-    """Failed logins count per account (the email as typed, normalized)."""
-    return "account:" + normalize_email(request.form.get("email", ""))
 
 
 @bp.route("/signup/<role_name>", methods=["GET", "POST"])
@@ -68,27 +62,20 @@ def signup(role_name):
 
 @bp.route("/login", methods=["GET", "POST"])
 @limiter.limit(_setting("RATELIMIT_LOGIN"), methods=["POST"])
-@limiter.limit(
-    _setting("RATELIMIT_ACCOUNT"),
-    methods=["POST"],
-    key_func=_account_key,
-    # Only failures count; once over, even the right password waits.
-    deduct_when=lambda response: response.status_code != 302,
-)
 def login():
+    """Log in. Wrong passwords count per device cookie, or per account for
+    untrusted clients (device_cookies); a full counter answers 429 before the
+    password is checked. The per-address limit above counts every POST."""
     form = LoginForm()
     next_url = request.args.get("next", "")
     if form.validate_on_submit():
+        known = find_user_by_email(form.email.data)
+        counter = device_cookies.counter_for(form.email.data, known)
+        if counter.locked():
+            return device_cookies.refusal(counter)
         user = authenticate(form.email.data, form.password.data)
         if user is None:
-            known = find_user_by_email(form.email.data)
-            audit.record("login_failed", target=known)
-            log.warning(
-                "failed login for user=%s from %s",
-                known.id if known else "unknown",
-                request.remote_addr,
-            )
-            form.password.errors.append("Invalid email or password.")
+            _failed_login(form, known, counter)
         else:
             session.clear()  # a fresh session at login (no fixation)
             login_user(user)
@@ -96,8 +83,22 @@ def login():
             log.info("login user=%s from %s", user.id, request.remote_addr)
             audit.record("login", actor=user)
             safe = is_safe_next(next_url)
-            return redirect(next_url if safe else url_for("main.index"))
+            response = redirect(next_url if safe else url_for("main.index"))
+            device_cookies.issue(response, user)
+            return response
     return render_template("auth/login.html", form=form), form_status(form)
+
+
+def _failed_login(form, known, counter):
+    """A wrong password: audited, logged, counted, said next to the field."""
+    audit.record("login_failed", target=known)
+    log.warning(
+        "failed login for user=%s from %s",
+        known.id if known else "unknown",
+        request.remote_addr,
+    )
+    device_cookies.count_failure(counter, known)
+    form.password.errors.append("Invalid email or password.")
 
 
 @bp.route("/logout", methods=["POST"])
@@ -187,6 +188,10 @@ def change_password():
             log.info("password changed user=%s", current_user.id)
             audit.record("password_changed", actor=current_user)
             flash("Password changed; your other sessions have ended.")
-            return redirect(url_for("auth.account"))
+            # The new password voids every device cookie; this browser
+            # just proved it, so it gets a fresh one.
+            response = redirect(url_for("auth.account"))
+            device_cookies.issue(response, current_user)
+            return response
         form.current_password.errors.append("This is not your current password.")
     return render_template("auth/password.html", form=form), form_status(form)

@@ -1,4 +1,4 @@
-"""Brute force is limited per account and per client address (Flask-Limiter)."""
+"""Brute force is limited per account (untrusted clients) and per client address."""
 
 import pytest
 
@@ -22,9 +22,10 @@ def browser_from(app, address):
 
 
 @pytest.mark.app_config(**LIMITS)
-def test_an_account_is_locked_after_its_failed_logins_even_for_the_right_password(
+def test_an_account_is_locked_for_untrusted_clients_even_with_the_right_password(
     app, make_user
 ):
+    """Clients without a device cookie for the account (test_device_cookies)."""
     _, email = make_user(Role.sponsor)
     for n in range(3):  # each from another address: the account counts
         response = browser_from(app, f"10.0.0.{n}").login(email, "wrong password!")
@@ -42,6 +43,29 @@ def test_successful_logins_do_not_count_against_the_account(app, make_user):
     _, email = make_user(Role.sponsor)
     for n in range(5):
         assert browser_from(app, f"10.0.1.{n}").login(email).status_code == 302
+
+
+@pytest.mark.app_config(**LIMITS)
+def test_refusals_of_the_address_limit_do_not_count_against_the_account(app, make_user):
+    _, email = make_user(Role.sponsor)
+    attacker = browser_from(app, "10.0.5.1")
+    statuses = [attacker.login(email, "wrong password!").status_code for _ in range(2)]
+    statuses += [
+        attacker.login(f"nobody{n}@example.org", "wrong password!").status_code
+        for n in range(6)
+    ]
+    statuses += [attacker.login(email, "wrong password!").status_code for _ in range(4)]
+    assert statuses == [400] * 8 + [429] * 4  # the address is spent
+    # Two real failures, not six: the account still lets a new browser in.
+    assert browser_from(app, "10.0.5.2").login(email).status_code == 302
+
+
+@pytest.mark.app_config(**LIMITS)
+def test_refused_forms_do_not_count_against_the_account(app, make_user):
+    _, email = make_user(Role.sponsor)
+    for n in range(4):  # no password: a 400 before any password is checked
+        assert browser_from(app, f"10.0.6.{n}").login(email, "").status_code == 400
+    assert browser_from(app, "10.0.6.9").login(email).status_code == 302
 
 
 @pytest.mark.app_config(**LIMITS)
@@ -76,7 +100,7 @@ def test_signups_per_address_are_limited(app):
     assert statuses == [302, 302, 429]
 
 
-@pytest.mark.app_config(**LIMITS, TRUSTED_PROXY_HOPS=1)
+@pytest.mark.app_config(**LIMITS, TRUSTED_PROXY_HOPS=1, TRUSTED_PROXIES="10.0.4.1")
 def test_the_address_comes_from_the_trusted_proxy_not_the_client(app):
     """A client rotating X-Forwarded-For gets nowhere: the proxy's hop counts."""
     browser = browser_from(app, "10.0.4.1")
