@@ -5,13 +5,18 @@
 # beat via Redis; all four supervised (supervisord restarts what dies).
 # Configured like production from the environment; what is unset gets a
 # default, printed below. State (certificate, secret, logs): $PROD_LOCAL_STATE.
+# Started as root, gunicorn, Celery and nginx's workers run as a system user
+# of their own ($PROD_LOCAL_USER, default docdraft, made if missing).
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 WEB=$ROOT/services/web
 BIN=$ROOT/.venv/bin
 STATE=${PROD_LOCAL_STATE:-$WEB/instance/prod-local}
-mkdir -p "$STATE/logs" "$STATE/nginx" "$STATE/instance"
-chmod 700 "$STATE"
+# What the programs write (metrics, the beat schedule, nginx's request
+# bodies) is in run/, instance/ and nginx/; the secrets, the key and the logs
+# stay the launcher's.
+mkdir -p "$STATE/logs" "$STATE/nginx" "$STATE/instance" "$STATE/run/metrics" "$STATE/run/home"
+chmod 700 "$STATE" "$STATE/logs"
 
 free_port() { "$BIN/python" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 random_secret() { "$BIN/python" -c 'import secrets; print(secrets.token_urlsafe(48))'; }
@@ -29,28 +34,49 @@ if [ -z "${DATABASE_URL:-}" ]; then
   export PGHOST=${PGHOST:-127.0.0.1} PGUSER=${PGUSER:-postgres}
   psql -qtAc "SELECT 1 FROM pg_roles WHERE rolname = 'docdraft'" | grep -q 1 \
     || psql -qc "CREATE ROLE docdraft LOGIN"
-  psql -qc "ALTER ROLE docdraft PASSWORD '$password'"
+  # On stdin (printf is a shell builtin): a password in psql's arguments
+  # would show in `ps` to every user of the machine.
+  printf "ALTER ROLE docdraft PASSWORD '%s';\n" "$password" | psql -q -v ON_ERROR_STOP=1
   psql -qtAc "SELECT 1 FROM pg_database WHERE datname = '$PROD_LOCAL_DB'" | grep -q 1 \
     || createdb -O docdraft "$PROD_LOCAL_DB"
   DATABASE_URL=postgresql://docdraft:$password@$PGHOST:5432/$PROD_LOCAL_DB
 fi
 if [ ! -s "$STATE/cert.pem" ]; then
-  openssl req -x509 -newkey rsa:2048 -nodes -days 365 -subj /CN=localhost \
+  (umask 077; openssl req -x509 -newkey rsa:2048 -nodes -days 365 -subj /CN=localhost \
     -addext subjectAltName=DNS:localhost,IP:127.0.0.1 \
-    -keyout "$STATE/key.pem" -out "$STATE/cert.pem" 2>/dev/null
+    -keyout "$STATE/key.pem" -out "$STATE/cert.pem" 2>/dev/null)
 fi
+chmod 600 "$STATE/key.pem"  # read by nginx's master only
+
+# The programs' user: their own when started as root (nginx's workers too).
+if [ "$(id -u)" = 0 ]; then
+  RUN_USER=${PROD_LOCAL_USER:-docdraft}
+  id -u "$RUN_USER" >/dev/null 2>&1 || useradd --system --user-group \
+    --home-dir /nonexistent --no-create-home --shell /usr/sbin/nologin "$RUN_USER"
+  NGINX_USER="user $RUN_USER $(id -gn "$RUN_USER");"
+  RUN_HOME=$STATE/run/home
+else
+  RUN_USER=$(id -un)
+  NGINX_USER="# (not root: every nginx process is $RUN_USER)"
+  RUN_HOME=$HOME
+fi
+# nginx, the one proxy: gunicorn and the app believe X-Forwarded-* from this
+# address alone (another loopback address than any other local caller's).
+PROXY_ADDRESS=127.0.0.2
 
 RATELIMIT_STORAGE_URI=${RATELIMIT_STORAGE_URI:-redis://127.0.0.1:6379/2}
 export APP_ENV=production SECRET_KEY DATABASE_URL REDIS_URL JOB_BACKEND=celery RATELIMIT_STORAGE_URI \
-  TRUSTED_PROXY_HOPS=1 INSTANCE_PATH=$STATE/instance WEB_CONCURRENCY=${WEB_CONCURRENCY:-4} \
-  PORT WEB_PORT STATE WEB BIN ROOT
+  TRUSTED_PROXY_HOPS=1 TRUSTED_PROXIES=$PROXY_ADDRESS PROXY_ADDRESS \
+  INSTANCE_PATH=$STATE/instance WEB_CONCURRENCY=${WEB_CONCURRENCY:-4} \
+  PORT WEB_PORT STATE WEB BIN ROOT RUN_USER RUN_HOME NGINX_USER
 # For `make create-admin` and scripts: `set -a; . $STATE/env; set +a`.
-( umask 077; env | grep -E '^(APP_ENV|SECRET_KEY|DATABASE_URL|REDIS_URL|JOB_BACKEND|INSTANCE_PATH|RATELIMIT_[A-Z_]+|TEXTGEN_[A-Z_]+|JOB_[A-Z_]+)=' > "$STATE/env" )
+( umask 077; env | grep -E '^(APP_ENV|SECRET_KEY|DATABASE_URL|REDIS_URL|JOB_BACKEND|INSTANCE_PATH|WEB_PORT|TRUSTED_[A-Z_]+|RATELIMIT_[A-Z_]+|TEXTGEN_[A-Z_]+|JOB_[A-Z_]+)=' > "$STATE/env" )
 
 echo "prod-local: https://127.0.0.1:$PORT/ (self-signed certificate: $STATE/cert.pem)"
 echo "  APP_ENV=production JOB_BACKEND=celery REDIS_URL=$REDIS_URL RATELIMIT_STORAGE_URI=$RATELIMIT_STORAGE_URI"
-echo "  DATABASE_URL=$("$BIN/python" -c 'import sys; from sqlalchemy.engine import make_url; print(make_url(sys.argv[1]).render_as_string(hide_password=True))' "$DATABASE_URL")"
-echo "  SECRET_KEY from ${SECRET_KEY:+the environment or $STATE/secret_key}; gunicorn on 127.0.0.1:$WEB_PORT"
+echo "  DATABASE_URL=$("$BIN/python" -c 'import os; from sqlalchemy.engine import make_url; print(make_url(os.environ["DATABASE_URL"]).render_as_string(hide_password=True))')"
+echo "  SECRET_KEY from ${SECRET_KEY:+the environment or $STATE/secret_key}; gunicorn on 127.0.0.1:$WEB_PORT, believing $PROXY_ADDRESS"
+echo "  programs run as $RUN_USER"
 echo "  first admin: set -a; . $STATE/env; set +a; make create-admin EMAIL=... NAME=..."
 
 (cd "$WEB" && "$BIN/flask" --app docdraft db upgrade)
@@ -63,4 +89,16 @@ for name in ("nginx.conf", "supervisord.conf"):
     with open(os.path.join(state, name), "w") as rendered:
         rendered.write(text)
 PY
+# What the programs write is theirs; the state directory lets them through
+# (711: no listing, and the secrets in it are 600).
+chown -R "$RUN_USER:" "$STATE/run" "$STATE/instance" "$STATE/nginx"
+if [ "$(id -u)" = 0 ]; then
+  chmod 711 "$STATE"
+  setpriv --reuid="$(id -u "$RUN_USER")" --regid="$(id -g "$RUN_USER")" --clear-groups \
+    test -w "$STATE/run" -a -w "$STATE/nginx" -a -r "$WEB/wsgi.py" || {
+    echo "prod-local: $RUN_USER cannot reach $STATE or $WEB: every directory" \
+      "above them needs o+x (or run as PROD_LOCAL_USER=root)" >&2
+    exit 1
+  }
+fi
 exec "$BIN/supervisord" -n -c "$STATE/supervisord.conf"

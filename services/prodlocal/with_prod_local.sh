@@ -1,12 +1,17 @@
 #!/usr/bin/env bash
 # Run a command against a fresh prod-local (make prod-smoke, make faults):
 # start it on a free port with its own state, make an admin, export where it
-# is (PROD_BASE, PROD_CERT, PROD_ADMIN_EMAIL, PROD_ADMIN_PASSWORD, its env),
-# run the command, stop everything. On failure, show the logs.
+# is (PROD_BASE, PROD_CERT, PROD_ADMIN_EMAIL, PROD_ADMIN_PASSWORD, its env:
+# WEB_PORT, TRUSTED_PROXIES...), run the command, stop everything. On
+# failure, show the logs.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 BIN=$ROOT/.venv/bin
-export PROD_LOCAL_STATE=${PROD_LOCAL_STATE:-$(mktemp -d)/prod-local}
+if [ -z "${PROD_LOCAL_STATE:-}" ]; then
+  scratch=$(mktemp -d)
+  chmod 711 "$scratch"  # run as root, the programs' user passes through
+  export PROD_LOCAL_STATE=$scratch/prod-local
+fi
 export PORT=${PORT:-$("$BIN/python" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')}
 export PROD_LOCAL_DB=docdraft_prod_local_$$  # a database of its own, dropped after
 log=${PROD_LOCAL_STATE%/prod-local}/run.log

@@ -5,7 +5,10 @@ set -eu
 
 if [ -n "${DATABASE_URL:-}" ] && [ "${DATABASE_URL#postgres}" != "$DATABASE_URL" ]; then
     echo "waiting for PostgreSQL..."
-    until pg_isready -d "$DATABASE_URL" -q; do sleep 1; done
+    # Host and port only: the URL's password on pg_isready's command line
+    # would show in `ps`.
+    server=$(python -c 'import os, urllib.parse as p; u = p.urlsplit(os.environ["DATABASE_URL"]); print(u.hostname or "localhost", u.port or 5432)')
+    until pg_isready -h "${server% *}" -p "${server#* }" -q; do sleep 1; done
 fi
 
 # Only one service migrates (web); workers and beat start after it is healthy.

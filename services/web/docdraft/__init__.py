@@ -3,7 +3,6 @@
 import os
 
 from flask import Flask
-from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import IntegerConverter
 
 from .config import load_config
@@ -42,10 +41,14 @@ def configure_logging(app):
 
 
 def trust_proxies(app):
-    """Read the client address from exactly TRUSTED_PROXY_HOPS proxies."""
+    """Read the client address from exactly TRUSTED_PROXY_HOPS proxies, on
+    requests that come from one of TRUSTED_PROXIES only (docdraft.proxies)."""
+    from .proxies import FromTrustedProxy, parse_addresses
+
     hops = app.config["TRUSTED_PROXY_HOPS"]
     if hops:
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
+        proxies = parse_addresses(app.config["TRUSTED_PROXIES"])
+        app.wsgi_app = FromTrustedProxy(app.wsgi_app, hops, proxies)
 
 
 def register_extensions(app):

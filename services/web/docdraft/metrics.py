@@ -55,7 +55,7 @@ def _observe(response):
 
 
 def metrics():
-    if not _allowed():
+    if not internal_caller():
         abort(404)
     registry = CollectorRegistry()
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
@@ -66,7 +66,10 @@ def metrics():
     return Response(generate_latest(registry), content_type=CONTENT_TYPE_LATEST)
 
 
-def _allowed():
+def internal_caller():
+    """The rule for what only the operators may read (/metrics, /readyz's
+    details): a request from the local or private network, or one carrying
+    METRICS_TOKEN. The address is the one docdraft.proxies believes."""
     token = current_app.config["METRICS_TOKEN"]
     given = request.headers.get("Authorization", "")
     if token and hmac.compare_digest(given.encode(), f"Bearer {token}".encode()):

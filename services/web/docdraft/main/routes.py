@@ -1,6 +1,8 @@
 """The dashboard (each approved user's home, the status page for others), and
 the health checks a supervisor or load balancer asks."""
 
+import logging
+
 from flask import current_app, redirect, render_template, url_for
 from flask_login import current_user
 from sqlalchemy import text
@@ -9,8 +11,11 @@ from sqlalchemy.exc import SQLAlchemyError
 from ..extensions import db
 from ..jobs import dispatch
 from ..jobs.status import job_checks
+from ..metrics import internal_caller
 from ..models import Role
 from . import bp
+
+log = logging.getLogger("docdraft.readyz")
 
 HOME_BY_ROLE = {
     Role.admin: "admin.users",
@@ -36,11 +41,21 @@ def healthz():
 
 @bp.get("/readyz")
 def readyz():
-    """Readiness: the database answers, and so do the broker and the worker."""
+    """Readiness: the database answers, and so do the broker and the worker.
+
+    Everyone reads ready or not. Which check failed and why (hosts, ports,
+    driver errors) goes to the log, and to the operators: the callers that
+    may read /metrics (docdraft.metrics.internal_caller).
+    """
     checks = {"database": _database_problem()}
     checks.update(job_checks(current_app, dispatch.backend()))
     ready = not any(checks.values())
-    body = {"ready": ready, "checks": {k: v or "ok" for k, v in checks.items()}}
+    if not ready:
+        problems = "; ".join(f"{name}: {why}" for name, why in checks.items() if why)
+        log.warning("not ready: %s", problems)
+    body = {"ready": ready}
+    if internal_caller():
+        body["checks"] = {name: why or "ok" for name, why in checks.items()}
     return body, 200 if ready else 503
 
 
