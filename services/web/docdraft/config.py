@@ -51,6 +51,9 @@ def load_config(instance_path, overrides=None):
         # How many proxies in front set X-Forwarded-*: their headers, and only
         # theirs, give the client address and scheme (0: no proxy).
         "TRUSTED_PROXY_HOPS": int(env.get("TRUSTED_PROXY_HOPS", "0")),
+        # The proxies' own addresses: only requests from these peers may say
+        # where they came from (docdraft.proxies; gunicorn reads it too).
+        "TRUSTED_PROXIES": env.get("TRUSTED_PROXIES", "127.0.0.1,::1"),
         # Rate limits (Flask-Limiter notation). Counters live in memory for
         # one process; in production in Redis, shared by all web workers.
         "RATELIMIT_ENABLED": env.get("RATELIMIT_ENABLED", "1") != "0",

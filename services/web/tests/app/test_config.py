@@ -102,7 +102,8 @@ def test_database_urls_use_the_installed_driver(url, expected):
 def test_client_address_comes_only_from_trusted_proxy_hops(make_app, hops, seen):
     from flask import request
 
-    app = make_app(TRUSTED_PROXY_HOPS=hops)
+    # 10.0.0.9 is the proxy (TRUSTED_PROXIES): its X-Forwarded-For is believed.
+    app = make_app(TRUSTED_PROXY_HOPS=hops, TRUSTED_PROXIES="10.0.0.9")
     app.add_url_rule("/whoami", "whoami", lambda: request.remote_addr)
     response = app.test_client().get(
         "/whoami",
