@@ -19,7 +19,16 @@ MIN_SECRET_LENGTH = 32
 MIN_SECRET_DISTINCT_CHARACTERS = 12
 APP_ENVS = ("development", "testing", "production")
 TRUE_WORDS = {"1", "true", "yes", "on"}
-DEFAULT_DB_PASSWORDS = {"postgres", "password", "hello_flask", "changeme", "secret"}
+# Tutorial defaults, and the development password that .env.dev and
+# docker-compose.yml publish.
+DEFAULT_DB_PASSWORDS = {
+    "postgres",
+    "password",
+    "hello_flask",
+    "changeme",
+    "secret",
+    "docdraft-dev",
+}
 
 
 class ConfigError(RuntimeError):
@@ -62,6 +71,11 @@ def load_config(instance_path, overrides=None):
         "RATELIMIT_LOGIN": env.get("RATELIMIT_LOGIN", "30/minute"),
         "RATELIMIT_SIGNUP": env.get("RATELIMIT_SIGNUP", "10/hour"),
         "RATELIMIT_ACCOUNT": env.get("RATELIMIT_ACCOUNT", "10 per 15 minutes"),
+        # Per user, on every document: a person types far fewer.
+        "RATELIMIT_COMMENT": env.get("RATELIMIT_COMMENT", "20/minute"),
+        # The same audit event again within this many seconds (same action,
+        # actor, target, address and detail) counts on one row (docdraft.audit).
+        "AUDIT_REPEAT_SECONDS": int(env.get("AUDIT_REPEAT_SECONDS", "3600")),
         # A browser that logged into an account keeps a device cookie this
         # long; RATELIMIT_ACCOUNT then counts its failures apart from
         # untrusted clients' (docdraft/auth/device_cookies.py).
@@ -124,11 +138,13 @@ def check_production_config(config):
     if (
         len(key) < MIN_SECRET_LENGTH
         or len(set(key)) < MIN_SECRET_DISTINCT_CHARACTERS
+        or repeating_unit(key) < MIN_SECRET_LENGTH
         or key.lower() in KNOWN_WEAK_SECRETS
     ):
         raise ConfigError(
             f"SECRET_KEY must be set to a random value of at least "
-            f"{MIN_SECRET_LENGTH} characters in production "
+            f"{MIN_SECRET_LENGTH} characters in production, not a known word or "
+            "a shorter string repeated "
             "(python -c 'import secrets; print(secrets.token_urlsafe(48))')."
         )
     debug_env = any(
@@ -146,6 +162,24 @@ def check_production_config(config):
     password = make_url(uri).password
     if not password or password.lower() in DEFAULT_DB_PASSWORDS:
         raise ConfigError("DATABASE_URL must use a non-default database password.")
+
+
+def repeating_unit(text):
+    """The length of the shortest string that `text` repeats at least twice
+    ("abcabcab" -> 3); len(text) when it repeats nothing. A key that repeats
+    a shorter string is no stronger than that string."""
+    # The longest border (prefix that is also a suffix) by the KMP failure
+    # function: text has period len - border.
+    border = [0] * len(text)
+    for i in range(1, len(text)):
+        k = border[i - 1]
+        while k and text[i] != text[k]:
+            k = border[k - 1]
+        border[i] = k + (text[i] == text[k])
+    period = len(text) - (border[-1] if text else 0)
+    # A period over half the length is no repetition: any text ending with
+    # its first character has period len - 1.
+    return period if 2 * period <= len(text) else len(text)
 
 
 def _development_secret(instance_path):

@@ -31,4 +31,4 @@ def _log_breach(hit):
     logging.getLogger("docdraft.security").warning(
         "rate limit %s hit from %s on %s", hit.limit, request.remote_addr, request.path
     )
-    audit.record("rate_limited", detail=f"{hit.limit} on {request.path}")
+    audit.rate_limited(hit.limit)

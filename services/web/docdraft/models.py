@@ -312,17 +312,28 @@ class Event(db.Model):
 
 
 class AuditEvent(db.Model):
-    """A security-relevant event. Append-only: no route changes or deletes one."""
+    """A security-relevant event, and how often it happened (docdraft.audit).
+
+    The same event again within AUDIT_REPEAT_SECONDS adds to `count` and
+    moves `last_at` instead of adding a row; nothing else changes a row, and
+    no route changes or deletes one.
+    """
 
     __tablename__ = "audit_events"
 
     id: Mapped[int] = mapped_column(primary_key=True)
     action: Mapped[str] = mapped_column(String(40), index=True)
-    actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
     target_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     detail: Mapped[str | None] = mapped_column(String(500))
     client_address: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(Timestamp, default=utcnow, index=True)
+    count: Mapped[int] = mapped_column(default=1, server_default=text("1"))
+    last_at: Mapped[datetime] = mapped_column(Timestamp, default=utcnow, index=True)
+    # sha256 of what makes two events the same, while the row still counts
+    # them (None once its window has passed): unique, so that two processes
+    # recording one event at once count on one row.
+    repeat_key: Mapped[str | None] = mapped_column(String(64), unique=True, index=True)
 
     actor: Mapped[User | None] = relationship(foreign_keys=[actor_id])
     target: Mapped[User | None] = relationship(foreign_keys=[target_id])

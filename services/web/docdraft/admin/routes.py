@@ -2,26 +2,23 @@
 
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
-from sqlalchemy import select
 
 from ..access import guard_blueprint
 from ..extensions import db
 from ..forms import ActionForm, RejectForm
-from ..models import AuditEvent, Role, User, UserStatus
+from ..models import Role, User, UserStatus
+from ..numbers import query_int
 from ..services.users import (
     documents_held,
     end_all_sessions,
     find_users,
     set_user_status,
 )
-from . import bp
+from . import audit_search, bp
 
 PAGE_SIZE = 50
 guard_blueprint(bp, Role.admin)
-
-
-def _page():
-    return max(request.args.get("page", 1, type=int), 1)
+QUERY_MAX = 200
 
 
 @bp.get("/users")
@@ -30,7 +27,11 @@ def users():
     if status is not None and status not in UserStatus.__members__:
         abort(400)
     query = request.args.get("q", "").strip()
-    found = find_users(query, status, _page(), PAGE_SIZE)
+    if len(query) > QUERY_MAX:
+        abort(400, description=f"Search for at most {QUERY_MAX} characters.")
+    # A page past the last is the last page (find_users clamps it).
+    page = query_int("page", 1, clamp=True)
+    found = find_users(query, status, page, PAGE_SIZE)
     return render_template(
         "admin/users.html",
         found=found,
@@ -78,18 +79,13 @@ def end_sessions(user_id):
 
 @bp.get("/audit")
 def audit_log():
-    page = _page()
-    events = db.session.scalars(
-        select(AuditEvent)
-        .order_by(AuditEvent.id.desc())
-        .limit(PAGE_SIZE + 1)
-        .offset((page - 1) * PAGE_SIZE)
-    ).all()
+    """The audit log, newest first, filtered (see admin.audit_search)."""
+    filters = audit_search.parse_filters(request.args)
     return render_template(
         "admin/audit.html",
-        events=events[:PAGE_SIZE],
-        page=page,
-        has_next=len(events) > PAGE_SIZE,
+        found=audit_search.find_events(filters, PAGE_SIZE),
+        filters=filters,
+        actions=audit_search.actions(),
     )
 
 

@@ -7,7 +7,6 @@ query, so the rows the page shows are the rows it is compared with.
 """
 
 import math
-import re
 from dataclasses import dataclass, replace
 from datetime import UTC
 
@@ -19,15 +18,15 @@ from sqlalchemy.orm import defer, selectinload
 from ..access import documents_visible_to
 from ..extensions import db
 from ..models import Document, Retention, ReviewState, Revision, utcnow
+from ..numbers import query_int
 from ..services.review import WAITING_FOR, waiting_count
+from ..services.users import contains_pattern
 from .pages import isoformat
 
 PAGE_SIZE = 25
 QUERY_MAX = 200
 LIST_FILTERS = [state.value for state in ReviewState] + ["archived"]
 SORTS = ("updated", "name", "state")
-# A page number longer than this is simply past the last page.
-PAGE_DIGITS_MAX = 9
 
 # Whose turn a document is in: the inverse of the rule behind the
 # navigation's "Your turn" count (review.WAITING_FOR), so the two agree.
@@ -39,7 +38,6 @@ SEARCH_CONFIG = literal_column("'simple'::regconfig")
 SEARCH_VECTOR = func.to_tsvector(
     SEARCH_CONFIG, Document.name.op("||")(literal_column("' '")).op("||")(Document.body)
 )
-_LIKE_SPECIAL = re.compile(r"([\\%_])")
 
 
 @dataclass(frozen=True)
@@ -71,19 +69,9 @@ def parse_list_args(args):
     sort = args.get("sort") or "updated"
     if sort not in SORTS:
         abort(400, description=f"Sort by one of: {', '.join(SORTS)}.")
-    return ListArgs(state=state, q=q, sort=sort, page=_page_number(args.get("page")))
-
-
-def _page_number(raw):
-    """A page number of 1 or more; a huge one is kept huge (clamped later)."""
-    if not raw:
-        return 1
-    digits = raw.lstrip("0")
-    if not re.fullmatch(r"[0-9]+", digits):  # also "0": nothing left
-        abort(400, description="The page must be a whole number, 1 or more.")
-    if len(digits) > PAGE_DIGITS_MAX:
-        return 10**PAGE_DIGITS_MAX
-    return int(digits)
+    # A page past the last is the last page (list_documents clamps it).
+    page = query_int("page", 1, clamp=True, args=args)
+    return ListArgs(state=state, q=q, sort=sort, page=page)
 
 
 @dataclass
@@ -152,7 +140,7 @@ def search_condition(q):
 
 
 def _contains(word):
-    pattern = "%" + _LIKE_SPECIAL.sub(r"\\\1", word) + "%"
+    pattern = contains_pattern(word)
     return or_(
         Document.name.ilike(pattern, escape="\\"),
         Document.body.ilike(pattern, escape="\\"),

@@ -20,7 +20,9 @@ from ..forms import (
     TryAnotherForm,
 )
 from ..models import COMMENT_MAX, Role, UserStatus
+from ..numbers import query_int
 from ..services.review import available_actions
+from ..services.timeline import timeline_page
 from ..services.users import approved_editors
 
 
@@ -119,6 +121,8 @@ def render_document_page(document, form, status=200, comment_form=None):
         "editor_rejected": document.editor.status != UserStatus.approved,
         "authors": _suggestion_models(document),
         "comment_max": COMMENT_MAX,
+        # ?timeline=N: older events, a page at a time.
+        "timeline": timeline_page(document, query_int("timeline", 1, clamp=True)),
     }
     return render_template("documents/detail.html", **context), status
 

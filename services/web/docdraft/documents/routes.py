@@ -9,11 +9,20 @@ import re
 import unicodedata
 from urllib.parse import quote
 
-from flask import Response, abort, flash, redirect, render_template, request
+from flask import (
+    Response,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+)
 from flask_login import current_user
 
 from .. import words
 from ..access import deny, get_document_for, guard_blueprint
+from ..extensions import limiter
 from ..forms import (
     AcceptForm,
     ActionForm,
@@ -23,6 +32,7 @@ from ..forms import (
     TryAnotherForm,
 )
 from ..models import Role
+from ..numbers import query_int
 from ..services import documents as document_service
 from ..services import review
 from ..services.guard import Conflict, WrongActor
@@ -152,11 +162,25 @@ def review_action(document_id):
     return redirect(document_url(document))
 
 
+def _commenter():
+    """Comments count per user: one account from many addresses is one count.
+    (The limit is checked before the login guard: anonymous ones per address.)"""
+    return f"comment:{current_user.get_id() or request.remote_addr}"
+
+
 @bp.post("/documents/<int:document_id>/comments")
+@limiter.limit(
+    lambda: current_app.config["RATELIMIT_COMMENT"],
+    key_func=_commenter,
+    error_message="You are posting comments faster than this site takes, so this "
+    "one was not posted. It is below: post it again a little later.",
+)
 def comment(document_id):
     document = get_document_for(current_user, document_id)
     form = CommentForm()
     if not form.validate_on_submit():
+        if form.base_revision.errors:  # hidden: the page has no place to show it
+            abort(400, description=f"Revision: {form.base_revision.errors[0]}")
         # Shown on the document page next to the box, the text kept in it.
         return render_document_page(document, None, 400, comment_form=form)
     review.add_comment(document, current_user, form.body.data, form.base_revision.data)
@@ -167,7 +191,10 @@ def comment(document_id):
 @bp.get("/documents/<int:document_id>/diff")
 def diff(document_id):
     document = get_document_for(current_user, document_id)
-    numbers = [request.args.get(key, type=int) for key in ("from", "to")]
+    numbers = [
+        query_int(key, None, label=f"The revision number in ?{key}=")
+        for key in ("from", "to")
+    ]
     if None in numbers:
         abort(400, description="Give two revision numbers: ?from=N&to=M.")
     old, new = (document.revision_number(number) for number in numbers)

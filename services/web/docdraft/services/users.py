@@ -1,6 +1,8 @@
 """Signing up, logging in, and admins deciding who gets in."""
 
 import logging
+import math
+import re
 from dataclasses import dataclass
 
 from sqlalchemy import case, func, or_, select
@@ -127,31 +129,49 @@ def approved_editors():
 class UserPage:
     users: list
     page: int
-    has_next: bool
+    pages: int
+
+    @property
+    def has_next(self):
+        return self.page < self.pages
+
+
+_LIKE_SPECIAL = re.compile(r"([\\%_])")
+
+
+def contains_pattern(text):
+    """A LIKE pattern (with escape="\\") for `text` as a literal substring:
+    "%" finds a percent sign, not everything."""
+    return "%" + _LIKE_SPECIAL.sub(r"\\\1", text) + "%"
 
 
 def find_users(text, status, page, size):
     """Users matching `text` (name, email, organization) and `status`, pending
-    first, then oldest first; one page of `size`."""
+    first, then oldest first; page `page` of `size` (a page past the last
+    is the last)."""
     query = select(User)
     if text:
-        pattern = f"%{text.lower()}%"
+        pattern = contains_pattern(text.lower())
         query = query.where(
             or_(
-                func.lower(User.name).like(pattern),
-                func.lower(User.email).like(pattern),
-                func.lower(User.organization).like(pattern),
+                *(
+                    func.lower(column).like(pattern, escape="\\")
+                    for column in (User.name, User.email, User.organization)
+                )
             )
         )
     if status:
         query = query.where(User.status == status)
+    total = db.session.scalar(select(func.count()).select_from(query.subquery()))
+    pages = max(1, math.ceil(total / size))
+    page = min(page, pages)
     pending_first = case((User.status == UserStatus.pending, 0), else_=1)
     rows = db.session.scalars(
         query.order_by(pending_first, User.created_at, User.id)
-        .limit(size + 1)
+        .limit(size)
         .offset((page - 1) * size)
     ).all()
-    return UserPage(users=rows[:size], page=page, has_next=len(rows) > size)
+    return UserPage(users=rows, page=page, pages=pages)
 
 
 def documents_held():

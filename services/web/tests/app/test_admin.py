@@ -1,6 +1,7 @@
 """Admins approve and reject users; nobody else can."""
 
 import pytest
+from markupsafe import escape
 from sqlalchemy import select
 
 from docdraft.extensions import db
@@ -41,6 +42,26 @@ def test_users_can_be_searched_filtered_and_paged(admin, make_user):
     assert admin.get("/admin/users?status=bogus").status_code == 400
 
 
+@pytest.mark.parametrize(
+    ("query", "found"),
+    [
+        ("%", "100% Pure"),
+        ("_", "snake_case Ltd"),
+        ("\\", "Back\\slash"),
+        ("0%", "100% Pure"),
+    ],
+)
+def test_the_user_search_takes_like_wildcards_literally(admin, make_user, query, found):
+    """`q=%` matched everyone: it finds only names with a percent sign."""
+    names = ["100% Pure", "snake_case Ltd", "Back\\slash", "Plain Person"]
+    for name in names:
+        make_user(Role.sponsor, UserStatus.pending, name=name)
+    html = admin.get("/admin/users", query_string={"q": query}).get_data(as_text=True)
+    table = html.split("<tbody>")[1]
+    shown = [name for name in names if f">{escape(name)}<" in table]
+    assert shown == [found]
+
+
 def test_reject_asks_first_and_the_user_sees_the_reason(app, admin, login_as):
     pending = login_as(Role.editor, UserStatus.pending)
     url = f"/admin/users/{pending.user_id}/reject"
@@ -65,7 +86,8 @@ def test_the_audit_log_records_who_did_what_from_where(app, admin, make_user):
     visitor.login(email, "not the password!")
     admin.post_action(f"/admin/users/{target_id}/approve", "/admin/users")
     html = admin.get("/admin/audit").get_data(as_text=True)
-    assert html.index(">approved<") < html.index(">login_failed<")  # newest first
+    table = html.split("<tbody>")[1]  # not the action filter's choices
+    assert table.index(">approved<") < table.index(">login_failed<")  # newest first
     assert "10.20.30.40" in html and email in html
     with app.app_context():
         actions = db.session.scalars(select(AuditEvent.action)).all()

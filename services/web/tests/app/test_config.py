@@ -1,9 +1,16 @@
 """Configuration from the environment; production refuses unsafe settings."""
 
+import re
+import secrets
+from pathlib import Path
+
 import pytest
+from sqlalchemy.engine import make_url
 
 from docdraft import create_app
-from docdraft.config import ConfigError, normalize_database_url
+from docdraft.config import ConfigError, normalize_database_url, repeating_unit
+
+ROOT = Path(__file__).resolve().parents[4]
 
 STRONG = "k" * 20 + "Q7x-9vLmZ2pR4tW8yB1nC5"
 
@@ -28,14 +35,62 @@ def test_production_refuses_missing_or_weak_secret(monkeypatch, tmp_path, secret
 
 
 @pytest.mark.parametrize(
+    "secret",
+    [
+        "0123456789abcdef" * 2,  # 16 distinct characters, repeated
+        "Q7x-9vLmZ2pR4tW8yB1nC5kA" * 4,  # a 24-character unit, 96 characters
+        "abcdefghijklmnopqrstu" * 3 + "abcd",  # repeated, then cut anywhere
+    ],
+)
+def test_production_refuses_a_secret_that_repeats_a_short_string(
+    monkeypatch, tmp_path, secret
+):
+    with pytest.raises(ConfigError, match="shorter string repeated"):
+        production(monkeypatch, tmp_path, SECRET_KEY=secret)
+
+
+@pytest.mark.parametrize(
+    ("secret", "unit"),
+    [("abcabcab", 3), ("abca", 4), ("", 0), (STRONG, len(STRONG)), ("x" * 64, 1)],
+)
+def test_the_repeating_unit_of_a_secret(secret, unit):
+    assert repeating_unit(secret) == unit
+
+
+def test_random_secrets_of_the_documented_kind_pass(monkeypatch, tmp_path):
+    """A 32-character unit repeated twice holds 32 random characters: enough."""
+    for secret in [secrets.token_urlsafe(48) for _ in range(20)] + [STRONG * 2]:
+        app = production(monkeypatch, tmp_path, SECRET_KEY=secret)
+        assert app.config["SECRET_KEY"] == secret
+
+
+def published_database_password():
+    """The development password .env.dev and docker-compose.yml publish."""
+    env_dev = (ROOT / ".env.dev").read_text()
+    url = re.search(r"^DATABASE_URL=(\S+)", env_dev, re.MULTILINE).group(1)
+    password = make_url(url).password
+    assert password in (ROOT / "docker-compose.yml").read_text() + env_dev
+    return password
+
+
+@pytest.mark.parametrize(
     "url",
     [
         "postgresql://postgres:postgres@db/docdraft",
         "postgresql://hello_flask:hello_flask@db/docdraft",
         "postgresql://app@db/docdraft",
+        "postgresql://docdraft:docdraft-dev@db:5432/docdraft",
+        "postgresql://docdraft:DocDraft-Dev@db/docdraft",
     ],
 )
 def test_production_refuses_default_database_credentials(monkeypatch, tmp_path, url):
+    with pytest.raises(ConfigError, match="DATABASE_URL"):
+        production(monkeypatch, tmp_path, SECRET_KEY=STRONG, DATABASE_URL=url)
+
+
+def test_production_refuses_the_published_development_password(monkeypatch, tmp_path):
+    password = published_database_password()
+    url = f"postgresql://docdraft:{password}@db.internal:5432/docdraft"
     with pytest.raises(ConfigError, match="DATABASE_URL"):
         production(monkeypatch, tmp_path, SECRET_KEY=STRONG, DATABASE_URL=url)
 
