@@ -33,8 +33,7 @@ from ..forms import (
 )
 from ..models import Role
 from ..numbers import query_int
-from ..services import documents as document_service
-from ..services import review
+from ..services import review, suggestions
 from ..services.guard import Conflict, WrongActor
 from . import bp
 from .listing import summary_payload
@@ -96,7 +95,7 @@ def summary():
 def retry(document_id):
     document = get_document_for(current_user, document_id)
     _valid(ActionForm())
-    if document_service.retry_generation(document):
+    if suggestions.retry_generation(document):
         flash("The suggestion is being written again.")
     else:
         flash("Only a failed suggestion can be retried.")
@@ -107,7 +106,7 @@ def retry(document_id):
 def accept(document_id):
     document = get_document_for(current_user, document_id)
     form = _valid(AcceptForm())
-    revision = document_service.accept_suggestion(
+    revision = suggestions.accept_suggestion(
         document,
         current_user,
         form.base_revision.data,
@@ -122,7 +121,7 @@ def accept(document_id):
 def dismiss(document_id):
     document = get_document_for(current_user, document_id)
     form = _valid(SuggestionForm())
-    document_service.dismiss_suggestion(
+    suggestions.dismiss_suggestion(
         document, current_user, form.base_revision.data, form.suggestion_id.data
     )
     flash("Suggestion dismissed.")
@@ -133,7 +132,7 @@ def dismiss(document_id):
 def suggest(document_id):
     document = get_document_for(current_user, document_id)
     form = _valid(TryAnotherForm())
-    document_service.request_suggestion(
+    suggestions.request_suggestion(
         document,
         current_user,
         form.base_revision.data,

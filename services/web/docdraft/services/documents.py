@@ -1,35 +1,28 @@
-"""Documents, their revisions, and the suggestion each revision asks for.
+"""Documents: creating one, saving an edit (a new revision), reassigning.
 
 Every change goes through `guard.advance` (one conditional UPDATE on the
-document), so a stale form or a racing save changes nothing. A new revision
-and its job (a queued autodoc) commit in one transaction with the timeline
-entry; the job is handed to the queue only after that commit, so a queue can
-lose a delivery but never a job.
+document), so a stale form or a racing save changes nothing. Revisions and
+their jobs are staged by `revisions`; a suggestion's fate is `suggestions`.
 """
 
 import logging
-import secrets
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from .. import words
 from ..extensions import db
-from ..jobs import dispatch
 from ..models import (
-    DOCUMENT_BODY_MAX,
-    Autodoc,
     Document,
     EventKind,
-    JobStatus,
     Retention,
-    Revision,
     Role,
     User,
     UserStatus,
     utcnow,
 )
-from .guard import Conflict, advance, ensure_open
+from .guard import advance
+from .revisions import add_revision, commit_and_enqueue, copy_suggestion, new_suggestion
 from .timeline import record
 
 log = logging.getLogger("docdraft.documents")
@@ -47,80 +40,6 @@ def approved_editor(editor_id):
     if editor.status != UserStatus.approved:
         raise InvalidEditor("This editor is not approved.")
     return editor
-
-
-# Tokens each length asks for: textgen.settings.LENGTHS (a test keeps them
-# equal; the web process does not import textgen).
-SUGGESTION_TOKENS = {"short": 40, "medium": 100, "long": 200}
-SUGGESTION_MODES = ("beam", "sample")
-# Generous: GPT-2's tokens average about 4 characters of English.
-CHARS_PER_TOKEN = 6
-NO_ROOM = (
-    f"The body is at its size limit ({DOCUMENT_BODY_MAX:,} characters), so no "
-    "suggestion could be appended. Shorten the body to get one."
-)
-
-
-def length_for_room(length, room):
-    """`length`, or the longest shorter one whose text fits in `room`
-    characters; None when not even a short suggestion fits."""
-    fitting = [
-        name
-        for name, tokens in SUGGESTION_TOKENS.items()
-        if tokens * CHARS_PER_TOKEN <= room and tokens <= SUGGESTION_TOKENS[length]
-    ]
-    return fitting[-1] if fitting else None
-
-
-def _new_suggestion(document, mode="beam", length="medium"):
-    """A queued job for `document`'s body; sample mode gets its seed now, so it
-    is on record. A body at its size limit gets a failed job saying so, since
-    nothing could be appended."""
-    if mode not in SUGGESTION_MODES or length not in SUGGESTION_TOKENS:
-        raise ValueError(f"unknown suggestion mode or length: {mode!r}, {length!r}")
-    fitting = length_for_room(length, DOCUMENT_BODY_MAX - len(document.body))
-    seed = secrets.randbelow(2**31) if mode == "sample" else None
-    if fitting is None:
-        now = utcnow()
-        return Autodoc(
-            status=JobStatus.failed,
-            error=NO_ROOM,
-            queued_at=now,
-            finished_at=now,
-            mode=mode,
-            length=length,
-            seed=seed,
-        )
-    return Autodoc(
-        status=JobStatus.queued,
-        queued_at=utcnow(),
-        mode=mode,
-        length=fitting,
-        seed=seed,
-    )
-
-
-def _add_revision(document, author, spans, length="medium", suggestion=None):
-    """Stage revision `document.head_revision` of the current body with its
-    suggestion: `suggestion`, or a new job of `length`."""
-    suggestion = suggestion or _new_suggestion(document, length=length)
-    revision = Revision(
-        number=document.head_revision,
-        name=document.name,
-        body=document.body,
-        author=author,
-        machine_spans=spans,
-        suggestions=[suggestion],
-    )
-    db.session.add(revision)
-    revision.document = document
-    return revision
-
-
-def _commit_and_enqueue(revision):
-    db.session.commit()
-    if revision is not None and revision.autodoc.is_pending:
-        dispatch.enqueue([revision.autodoc.id])
 
 
 def create_document(sponsor, name, body, editor_id, length="medium", form_key=None):
@@ -147,9 +66,9 @@ def create_document(sponsor, name, body, editor_id, length="medium", form_key=No
     except IntegrityError:
         db.session.rollback()
         return _created_with(sponsor, form_key)
-    revision = _add_revision(document, sponsor, spans=[], length=length)
+    revision = add_revision(document, sponsor, spans=[], length=length)
     record(document, sponsor, EventKind.revision, revision_number=1)
-    _commit_and_enqueue(revision)
+    commit_and_enqueue(revision)
     log.info("document=%s created by user=%s", document.id, sponsor.id)
     return document
 
@@ -192,7 +111,7 @@ def save_document(
     if body_changed:
         document.body = body
         spans = words.carry_spans(old_body, latest.machine_spans, body)
-        revision = _add_revision(document, author, spans, length)
+        revision = add_revision(document, author, spans, length)
         record(document, author, EventKind.revision, revision_number=revision.number)
     elif renamed:
         revision = _add_renamed_revision(document, author, latest)
@@ -207,7 +126,7 @@ def save_document(
         )
     if editor is not None:
         _reassign(document, author, editor)
-    _commit_and_enqueue(revision)
+    commit_and_enqueue(revision)
     return revision
 
 
@@ -217,23 +136,10 @@ def _add_renamed_revision(document, author, previous):
     one still being written is asked for again for the new revision."""
     old = previous.autodoc
     if old.is_pending:
-        suggestion = _new_suggestion(document, old.mode, old.length)
+        suggestion = new_suggestion(document, old.mode, old.length)
     else:
-        suggestion = _copy_suggestion(old)
-    return _add_revision(
-        document, author, previous.machine_spans, suggestion=suggestion
-    )
-
-
-COPIED_COLUMNS = (
-    "status text error mode length seed model_name weights_sha256 settings "
-    "prompt_tokens prompt_tokens_cut dismissed_at dismissed_by_id queued_at "
-    "started_at finished_at attempts"
-).split()
-
-
-def _copy_suggestion(autodoc):
-    return Autodoc(**{name: getattr(autodoc, name) for name in COPIED_COLUMNS})
+        suggestion = copy_suggestion(old)
+    return add_revision(document, author, previous.machine_spans, suggestion=suggestion)
 
 
 def _reassign(document, author, editor):
@@ -248,186 +154,3 @@ def _reassign(document, author, editor):
         new=editor.name,
         old_id=previous.id,
     )
-
-
-def accept_suggestion(document, user, base_revision, suggestion_id, count=None):
-    """Append the suggestion the page showed (or its first `count` words) to
-    the body, as a new revision.
-
-    The appended words are recorded as written by that autodoc (its model and
-    settings). Raises Conflict unless `suggestion_id` is the newest finished
-    suggestion of the latest revision, `base_revision`, and still shown; or
-    when the document is locked or would grow past its size limit.
-    """
-    ensure_open(document, base_revision)
-    revision, suggestion = _shown_suggestion(
-        document, base_revision, suggestion_id, "accepted"
-    )
-    total = words.word_count(suggestion.text)
-    count = min(count or total, total)
-    text = words.first_words(suggestion.text, count)
-    _ensure_room(document, base_revision, suggestion.text, text)
-    spans = words.append_spans(
-        document.body, revision.machine_spans, text, suggestion.id
-    )
-    advance(document, base_revision, new_head=base_revision + 1)
-    document.body += text
-    new_revision = _add_revision(document, user, spans)
-    record(
-        document,
-        user,
-        EventKind.accept,
-        revision_number=new_revision.number,
-        suggestion_of=base_revision,
-        words=count,
-        of_words=total,
-    )
-    _commit_and_enqueue(new_revision)
-    return new_revision
-
-
-def _ensure_room(document, base_revision, suggestion, accepted):
-    """Conflict if appending `accepted` passes the body's size limit; the
-    message says how many of the suggestion's words would still fit."""
-    room = DOCUMENT_BODY_MAX - len(document.body)
-    if len(accepted) <= room:
-        return
-    fitting = sum(1 for w in words.words(suggestion) if w.end <= room)
-    advice = (
-        f"Accept at most its first {fitting} words, or shorten the body first."
-        if fitting
-        else "Shorten the body first."
-    )
-    raise Conflict(
-        f"Accepting would make the body longer than {DOCUMENT_BODY_MAX:,} "
-        f"characters. {advice}",
-        document,
-        base_revision,
-    )
-
-
-def dismiss_suggestion(document, user, base_revision, suggestion_id):
-    """Hide the suggestion the page showed; no new revision."""
-    ensure_open(document, base_revision)
-    revision, suggestion = _shown_suggestion(
-        document, base_revision, suggestion_id, "dismissed"
-    )
-    advance(document, base_revision)
-    db.session.execute(
-        update(Autodoc)
-        .where(Autodoc.id == suggestion.id, Autodoc.dismissed_at.is_(None))
-        .values(dismissed_at=utcnow(), dismissed_by_id=user.id)
-    )
-    record(document, user, EventKind.dismiss, revision_number=revision.number)
-    db.session.commit()
-
-
-def _shown_suggestion(document, base_revision, suggestion_id, verb):
-    """The latest revision and its newest finished suggestion, provided that
-    is the one the page showed (`suggestion_id`) and it is not dismissed:
-    nobody accepts or dismisses text they have not seen."""
-    revision = document.latest_revision
-    if revision.number != base_revision:
-        raise Conflict(
-            f"Only the suggestion of the latest revision ({revision.number}) can "
-            f"be {verb}; your page showed revision {base_revision}.",
-            document,
-            base_revision,
-        )
-    shown = next((s for s in revision.suggestions if s.id == suggestion_id), None)
-    if shown is not None and shown.status != JobStatus.done:
-        raise Conflict(
-            f"The suggestion on your page is {shown.status.value}, not written; "
-            f"it cannot be {verb} yet.",
-            document,
-            base_revision,
-        )
-    finished = [s for s in revision.suggestions if s.status == JobStatus.done]
-    newest = max(finished, key=lambda s: s.id, default=None)
-    if newest is None or newest is not shown:
-        raise Conflict(
-            f"The suggestion on your page is not the newest finished suggestion "
-            f"of revision {revision.number}, so it was not {verb}. Read the "
-            "suggestion shown now, then choose again.",
-            document,
-            base_revision,
-        )
-    if newest.is_dismissed:
-        raise Conflict(
-            f"This suggestion of revision {revision.number} was dismissed.",
-            document,
-            base_revision,
-        )
-    return revision, newest
-
-
-def request_suggestion(document, user, base_revision, mode, length):
-    """Ask for one more suggestion for the latest revision ("try another").
-
-    The revision keeps its earlier suggestions; the new one is shown once
-    written. Raises Conflict when `base_revision` is not the latest revision,
-    the document is locked, or a suggestion for it is still being written
-    (the partial unique index settles two requests racing).
-    """
-    ensure_open(document, base_revision)
-    revision = document.latest_revision
-    if revision.number != base_revision:
-        raise Conflict(
-            f"Only the latest revision ({revision.number}) can get another "
-            f"suggestion; your page showed revision {base_revision}.",
-            document,
-            base_revision,
-        )
-    busy = Conflict(
-        f"A suggestion for revision {revision.number} is still being written; "
-        "wait for it before asking for another.",
-        document,
-        base_revision,
-    )
-    if revision.autodoc.is_pending:
-        raise busy
-    suggestion = _new_suggestion(document, mode, length)
-    revision.suggestions.append(suggestion)
-    try:
-        db.session.flush()
-    except IntegrityError:
-        db.session.rollback()
-        raise busy from None
-    record(
-        document,
-        user,
-        EventKind.suggestion,
-        revision_number=revision.number,
-        mode=mode,
-        length=length,
-    )
-    db.session.commit()
-    if suggestion.is_pending:
-        dispatch.enqueue([suggestion.id])
-    return suggestion
-
-
-def retry_generation(document):
-    """Queue the latest revision's failed job again. Returns True if queued."""
-    ensure_open(document)
-    autodoc = document.latest_revision.autodoc
-    if length_for_room(autodoc.length, DOCUMENT_BODY_MAX - len(document.body)) is None:
-        raise Conflict(NO_ROOM, document)
-    result = db.session.execute(
-        update(Autodoc)
-        .where(Autodoc.id == autodoc.id, Autodoc.status == JobStatus.failed)
-        .values(  # a new series of attempts
-            status=JobStatus.queued,
-            error=None,
-            attempts=0,
-            queued_at=utcnow(),
-            started_at=None,
-            finished_at=None,
-            detail=None,
-        )
-    )
-    db.session.commit()
-    if result.rowcount != 1:
-        return False
-    dispatch.enqueue([autodoc.id])
-    return True

@@ -7,8 +7,8 @@ from sqlalchemy import select
 
 from docdraft.extensions import db
 from docdraft.models import Autodoc, Document, User
-from docdraft.services.documents import request_suggestion
 from docdraft.services.guard import Conflict
+from docdraft.services.suggestions import request_suggestion
 
 pytestmark = pytest.mark.usefixtures("drafted")
 
