@@ -5,8 +5,9 @@
 # beat via Redis; all four supervised (supervisord restarts what dies).
 # Configured like production from the environment; what is unset gets a
 # default, printed below. State (certificate, secret, logs): $PROD_LOCAL_STATE.
-# Started as root, gunicorn, Celery and nginx's workers run as a system user
-# of their own ($PROD_LOCAL_USER, default docdraft, made if missing).
+# Started as root, nginx's workers run as a system user of their own
+# ($PROD_LOCAL_USER, default docdraft, made if missing), and so do gunicorn
+# and Celery wherever that user can run the virtual environment's Python.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 WEB=$ROOT/services/web
@@ -48,17 +49,25 @@ if [ ! -s "$STATE/cert.pem" ]; then
 fi
 chmod 600 "$STATE/key.pem"  # read by nginx's master only
 
-# The programs' user: their own when started as root (nginx's workers too).
+# The programs' users. Started as root: nginx's workers are RUN_USER; so are
+# gunicorn and Celery (APP_USER) unless RUN_USER cannot run the virtual
+# environment's Python (a pyenv Python in root's home): then they stay root,
+# and say so.
+as_run_user() { runuser -u "$RUN_USER" -- "$@"; }
 if [ "$(id -u)" = 0 ]; then
   RUN_USER=${PROD_LOCAL_USER:-docdraft}
   id -u "$RUN_USER" >/dev/null 2>&1 || useradd --system --user-group \
     --home-dir /nonexistent --no-create-home --shell /usr/sbin/nologin "$RUN_USER"
   NGINX_USER="user $RUN_USER $(id -gn "$RUN_USER");"
-  RUN_HOME=$STATE/run/home
+  if as_run_user "$BIN/python" -c '' 2>/dev/null; then
+    APP_USER=$RUN_USER RUN_HOME=$STATE/run/home
+  else
+    APP_USER=root RUN_HOME=$HOME
+    echo "prod-local: $RUN_USER cannot run $(readlink -f "$BIN/python"): gunicorn and Celery run as root" >&2
+  fi
 else
-  RUN_USER=$(id -un)
+  RUN_USER=$(id -un) APP_USER=$(id -un) RUN_HOME=$HOME
   NGINX_USER="# (not root: every nginx process is $RUN_USER)"
-  RUN_HOME=$HOME
 fi
 # nginx, the one proxy: gunicorn and the app believe X-Forwarded-* from this
 # address alone (another loopback address than any other local caller's).
@@ -68,15 +77,15 @@ RATELIMIT_STORAGE_URI=${RATELIMIT_STORAGE_URI:-redis://127.0.0.1:6379/2}
 export APP_ENV=production SECRET_KEY DATABASE_URL REDIS_URL JOB_BACKEND=celery RATELIMIT_STORAGE_URI \
   TRUSTED_PROXY_HOPS=1 TRUSTED_PROXIES=$PROXY_ADDRESS PROXY_ADDRESS \
   INSTANCE_PATH=$STATE/instance WEB_CONCURRENCY=${WEB_CONCURRENCY:-4} \
-  PORT WEB_PORT STATE WEB BIN ROOT RUN_USER RUN_HOME NGINX_USER
+  PORT WEB_PORT STATE WEB BIN ROOT RUN_USER APP_USER RUN_HOME NGINX_USER
 # For `make create-admin` and scripts: `set -a; . $STATE/env; set +a`.
-( umask 077; env | grep -E '^(APP_ENV|SECRET_KEY|DATABASE_URL|REDIS_URL|JOB_BACKEND|INSTANCE_PATH|WEB_PORT|TRUSTED_[A-Z_]+|RATELIMIT_[A-Z_]+|TEXTGEN_[A-Z_]+|JOB_[A-Z_]+)=' > "$STATE/env" )
+( umask 077; env | grep -E '^(APP_ENV|SECRET_KEY|DATABASE_URL|REDIS_URL|JOB_BACKEND|INSTANCE_PATH|WEB_PORT|RUN_USER|APP_USER|TRUSTED_[A-Z_]+|RATELIMIT_[A-Z_]+|TEXTGEN_[A-Z_]+|JOB_[A-Z_]+)=' > "$STATE/env" )
 
 echo "prod-local: https://127.0.0.1:$PORT/ (self-signed certificate: $STATE/cert.pem)"
 echo "  APP_ENV=production JOB_BACKEND=celery REDIS_URL=$REDIS_URL RATELIMIT_STORAGE_URI=$RATELIMIT_STORAGE_URI"
 echo "  DATABASE_URL=$("$BIN/python" -c 'import os; from sqlalchemy.engine import make_url; print(make_url(os.environ["DATABASE_URL"]).render_as_string(hide_password=True))')"
 echo "  SECRET_KEY from ${SECRET_KEY:+the environment or $STATE/secret_key}; gunicorn on 127.0.0.1:$WEB_PORT, believing $PROXY_ADDRESS"
-echo "  programs run as $RUN_USER"
+echo "  nginx's workers run as $RUN_USER, gunicorn and Celery as $APP_USER"
 echo "  first admin: set -a; . $STATE/env; set +a; make create-admin EMAIL=... NAME=..."
 
 (cd "$WEB" && "$BIN/flask" --app docdraft db upgrade)
@@ -91,12 +100,13 @@ for name in ("nginx.conf", "supervisord.conf"):
 PY
 # What the programs write is theirs; the state directory lets them through
 # (711: no listing, and the secrets in it are 600).
-chown -R "$RUN_USER:" "$STATE/run" "$STATE/instance" "$STATE/nginx"
+chown -R "$APP_USER:" "$STATE/run" "$STATE/instance"
+chown -R "$RUN_USER:" "$STATE/nginx"
 if [ "$(id -u)" = 0 ]; then
   chmod 711 "$STATE"
-  setpriv --reuid="$(id -u "$RUN_USER")" --regid="$(id -g "$RUN_USER")" --clear-groups \
-    test -w "$STATE/run" -a -w "$STATE/nginx" -a -r "$WEB/wsgi.py" || {
-    echo "prod-local: $RUN_USER cannot reach $STATE or $WEB: every directory" \
+  as_run_user test -w "$STATE/nginx" -a -r "$WEB/docdraft/static/css/app.css" \
+    -a -r "$ROOT/services/nginx/errors/500.html" || {
+    echo "prod-local: $RUN_USER cannot reach $STATE or $ROOT: every directory" \
       "above them needs o+x (or run as PROD_LOCAL_USER=root)" >&2
     exit 1
   }

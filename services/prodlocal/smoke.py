@@ -12,7 +12,8 @@ Beyond the walk it checks: a 60 kB body saved through nginx comes back
 whole; nginx's own answers (413, 414, 431, 404) carry the app's security
 headers and its error page; pages are not gzipped; HTTP/0.9 and CBC suites
 are refused; gunicorn's port does not believe a forged X-Forwarded-For; and,
-started as root, no program but nginx's master runs as root.
+started as root, nginx's workers (and, where they can, gunicorn and Celery)
+run as prod-local's own user.
 
 Prints one JSON line; exits non-zero at the first step that fails.
 """
@@ -20,6 +21,7 @@ Prints one JSON line; exits non-zero at the first step that fails.
 import http.client
 import json
 import os
+import pwd
 import re
 import socket
 import ssl
@@ -42,7 +44,7 @@ SECURITY_HEADERS = (
     "X-Frame-Options",
     "Strict-Transport-Security",
 )
-PUBLIC_ADDRESS = "203.0.113.9"  # TEST-NET-3: what a forger claims to be
+PUBLIC_ADDRESS = "93.184.216.34"  # public (documentation ranges count as private)
 
 
 class Forms(HTMLParser):
@@ -296,20 +298,24 @@ def check_forwarded_for():
 
 
 def check_program_users(state):
-    """Started as root, gunicorn, Celery and nginx's workers run as another
-    user; gunicorn's metrics are in the state directory."""
+    """Started as root, nginx's workers run as prod-local's own user, and so do
+    gunicorn and Celery where it can run the venv's Python (APP_USER says
+    which); gunicorn's metrics are in the state directory."""
     metrics = list(Path(state, "run", "metrics").glob("*.db"))
     assert metrics, "no metrics files in the state directory"
     if os.geteuid() != 0:
         return "one user (not started as root)"
-    users = {}
-    for program in ("web", "worker", "beat", "nginx"):
-        pid = supervisor_pid(state, program)
-        pids = [pid] if program != "nginx" else children(pid)
-        users[program] = {owner(p) for p in pids}
-    assert all(users.values()), users
-    assert not any(0 in uids for uids in users.values()), users
-    return sorted({uid for uids in users.values() for uid in uids})
+    expected = {
+        "nginx workers": pwd.getpwnam(os.environ["RUN_USER"]).pw_uid,
+        "web": pwd.getpwnam(os.environ["APP_USER"]).pw_uid,
+    }
+    expected["worker"] = expected["beat"] = expected["web"]
+    assert expected["nginx workers"] != 0, "nginx's workers must not be root"
+    for program, uid in expected.items():
+        pid = supervisor_pid(state, program.split()[0])
+        pids = children(pid) if program == "nginx workers" else [pid]
+        assert pids and {owner(p) for p in pids} == {uid}, (program, pids, uid)
+    return {program: pwd.getpwuid(uid).pw_name for program, uid in expected.items()}
 
 
 def supervisor_pid(state, program):
@@ -360,7 +366,7 @@ def main(base, certificate, admin_email, admin_password):
         "nginx_pages_with_headers": check_nginx_answers(base, certificate),
         "tls12_cipher": check_http09_and_ciphers(base, certificate),
         "trusted_proxy": check_forwarded_for(),
-        "program_uids": check_program_users(os.environ["PROD_LOCAL_STATE"]),
+        "program_users": check_program_users(os.environ["PROD_LOCAL_STATE"]),
     }
     results["seconds"] = round(time.monotonic() - started, 1)
     print(json.dumps(results))

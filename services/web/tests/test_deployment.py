@@ -380,21 +380,24 @@ def test_prod_local_binds_gunicorn_to_loopback_and_believes_nginx_alone():
 
 
 def test_prod_local_runs_its_programs_as_their_own_user():
-    """Started as root: gunicorn and Celery get user=, nginx's workers the
-    `user` directive; the state directory lets them through to what they
-    write (nginx's request bodies: the 500 for any body over 16k)."""
+    """Started as root: nginx's workers get the `user` directive, gunicorn and
+    Celery user= (root only where the venv's Python is out of that user's
+    reach); the state directory lets them through to what they write (nginx's
+    request bodies: the 500 for any body over 16k)."""
     run = (PRODLOCAL / "run.sh").read_text()
     supervisord = (PRODLOCAL / "supervisord.conf.in").read_text()
     for program in ("web", "worker", "beat"):
         section = supervisord.split(f"[program:{program}]", 1)[1].split("[program:")[0]
-        assert "user=${RUN_USER}" in section, program
+        assert "user=${APP_USER}" in section, program
     nginx = (PRODLOCAL / "nginx.conf.in").read_text()
     assert nginx.splitlines()[5] == "${NGINX_USER}"
     assert 'NGINX_USER="user $RUN_USER' in run
     for temp in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"):
         (path,) = directive_values(nginx, f"{temp}_temp_path")
         assert path.startswith("${STATE}/nginx/"), temp
-    assert 'chown -R "$RUN_USER:" "$STATE/run" "$STATE/instance" "$STATE/nginx"' in run
+    assert 'chown -R "$APP_USER:" "$STATE/run" "$STATE/instance"' in run
+    assert 'chown -R "$RUN_USER:" "$STATE/nginx"' in run
+    assert 'as_run_user "$BIN/python"' in run
     assert 'chmod 711 "$STATE"' in run
     assert "useradd --system" in run
 
