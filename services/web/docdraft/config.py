@@ -50,6 +50,10 @@ def load_config(instance_path, overrides=None):
         "SQLALCHEMY_DATABASE_URI": env.get("DATABASE_URL")
         or f"sqlite:///{Path(instance_path) / 'docdraft.sqlite3'}",
         "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+        # werkzeug's scrypt (n=2**15, about 0.1 s a hash): deliberately slow.
+        # Not read from the environment, so no deployment can weaken it; the
+        # test suite lowers n through its overrides (thousands of logins).
+        "PASSWORD_HASH_METHOD": "scrypt",
         # inprocess: a worker thread in this process (one process only);
         # manual: nothing runs jobs until asked (tests).
         "JOB_BACKEND": env.get("JOB_BACKEND", "inprocess"),

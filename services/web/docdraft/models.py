@@ -11,6 +11,7 @@ transitions, comments, reassignments, renames, archiving).
 import enum
 from datetime import UTC, datetime
 
+from flask import current_app
 from flask_login import UserMixin
 from sqlalchemy import (
     JSON,
@@ -109,8 +110,8 @@ class User(UserMixin, db.Model):
     status_reason: Mapped[str | None] = mapped_column(String(REASON_MAX))
 
     def set_password(self, password):
-        # werkzeug's default is scrypt (n=2**15): deliberately slow.
-        self.password_hash = generate_password_hash(password)
+        method = current_app.config["PASSWORD_HASH_METHOD"]  # see config.py
+        self.password_hash = generate_password_hash(password, method=method)
 
     def check_password(self, password):
         return check_password_hash(self.password_hash, password)

@@ -46,7 +46,7 @@ def signup_user(role, name, email, password, organization):
         raise ValueError(f"cannot sign up as {role}")
     existing = find_user_by_email(email)
     if existing is not None:
-        generate_password_hash(password)
+        User().set_password(password)  # the same work as a real signup
         log.warning("signup for the existing account user=%s ignored", existing.id)
         audit.record("signup_existing_email", target=existing)
         return None

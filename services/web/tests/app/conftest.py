@@ -86,6 +86,9 @@ def _config(url, **overrides):
         # The suite logs in hundreds of times from 127.0.0.1; the limits
         # have tests of their own that turn them on.
         "RATELIMIT_ENABLED": False,
+        # Still scrypt, at 1/32 of the cost: the suite hashes and checks
+        # thousands of passwords (test_auth checks the real setting).
+        "PASSWORD_HASH_METHOD": "scrypt:1024:8:1",
         **overrides,
     }
 

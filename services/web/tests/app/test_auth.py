@@ -6,10 +6,11 @@ import re
 import pytest
 from sqlalchemy import func, select
 
+from docdraft import create_app
 from docdraft.extensions import db
 from docdraft.models import Role, User, UserStatus
 
-from .conftest import CSRF_RE, PASSWORD, Browser, csrf_token
+from .conftest import CSRF_RE, PASSWORD, Browser, _config, csrf_token
 
 GOOD_SIGNUP = {
     "name": "Ada Lovelace",
@@ -28,6 +29,22 @@ def user_count(app):
 def get_user(app, email):
     with app.app_context():
         return db.session.scalar(select(User).where(User.email == email))
+
+
+def test_an_app_hashes_with_full_cost_scrypt_whatever_the_environment_says(
+    database_url, monkeypatch, tmp_path
+):
+    """The suite lowers scrypt's cost in its own config; no deployment can."""
+    monkeypatch.setenv("PASSWORD_HASH_METHOD", "pbkdf2:sha256:1")
+    monkeypatch.setenv("INSTANCE_PATH", str(tmp_path))
+    config = _config(database_url)
+    del config["PASSWORD_HASH_METHOD"]
+    app = create_app(config)
+    with app.app_context():
+        user = User()
+        user.set_password("correct horse battery")
+        assert user.password_hash.startswith("scrypt:32768:8:1$")
+        db.engine.dispose()
 
 
 @pytest.mark.parametrize("role", ["sponsor", "editor"])

@@ -30,7 +30,7 @@ def test_diff_marks_words_and_escapes_them(sponsor, two_revisions):
 
 @pytest.mark.parametrize(
     ("query", "status"),
-    [("from=1&to=9", 404), ("from=0&to=1", 404), ("from=1", 400), ("from=x&to=2", 400)],
+    [("from=1&to=9", 404), ("from=0&to=1", 400), ("from=1", 400), ("from=x&to=2", 400)],
 )
 def test_diff_with_unknown_or_missing_revisions(sponsor, two_revisions, query, status):
     assert sponsor.get(f"/documents/{two_revisions}/diff?{query}").status_code == status
