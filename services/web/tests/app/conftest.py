@@ -7,11 +7,14 @@ PostgreSQL. The schema is built once per database by the Alembic migrations
 
 import os
 import re
+import shutil
+import threading
 from dataclasses import dataclass, field
 
 import flask_migrate
 import pytest
 from sqlalchemy import text
+from werkzeug.serving import make_server
 
 from docdraft import create_app
 from docdraft.extensions import db
@@ -349,3 +352,63 @@ def drafted(app, sponsor, editor, create_document, fake_generator, run_queued):
             return browser.get(f"/documents/{document_id}/status.json").get_json()
 
     return Drafted
+
+
+# Browser tests: Debian's Chromium driven by Playwright against a real server.
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+needs_chromium = pytest.mark.skipif(
+    CHROMIUM is None, reason="Debian's chromium is not installed (.ci/run installs it)"
+)
+
+
+@pytest.fixture
+def live_server(app):
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+
+
+@pytest.fixture
+def chromium():
+    playwright_api = pytest.importorskip("playwright.sync_api")
+    with playwright_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM,
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+            ],
+        )
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def new_page(chromium):
+    """A page in a fresh browser context (its own cookies), CSP errors recorded."""
+
+    def factory(width=1280, height=900):
+        context = chromium.new_context(
+            viewport={"width": width, "height": height}, accept_downloads=True
+        )
+        page = context.new_page()
+        page.csp_errors = []
+        page.on(
+            "console",
+            lambda m: (
+                "Content Security Policy" in m.text and page.csp_errors.append(m.text)
+            ),
+        )
+        return page
+
+    return factory
+
+
+@pytest.fixture
+def page(new_page):
+    return new_page()

@@ -6,21 +6,16 @@ page is seen both while the job is pending and after it is done.
 """
 
 import os
-import shutil
 import threading
 
 import pytest
-from werkzeug.serving import make_server
 
 from docdraft.jobs import generator as generator_module
 from docdraft.models import Role
 
-from .conftest import PASSWORD, FakeGenerator
+from .conftest import PASSWORD, FakeGenerator, needs_chromium
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-pytestmark = pytest.mark.skipif(
-    CHROMIUM is None, reason="Debian's chromium is not installed (.ci/run installs it)"
-)
+pytestmark = needs_chromium
 HOSTILE = '<img src=x onerror="window.__pwned = 1">{{7*7}}'
 
 
@@ -34,59 +29,6 @@ class GatedGenerator(FakeGenerator):
     def generate(self, prompts, on_compile=None):
         assert self.release.wait(60), "test never released the generator"
         return super().generate(prompts)
-
-
-@pytest.fixture
-def live_server(app):
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-
-
-@pytest.fixture
-def chromium():
-    playwright_api = pytest.importorskip("playwright.sync_api")
-    with playwright_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=CHROMIUM,
-            args=[
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-            ],
-        )
-        yield browser
-        browser.close()
-
-
-@pytest.fixture
-def new_page(chromium):
-    """A page in a fresh browser context (its own cookies), CSP errors recorded."""
-
-    def factory(width=1280, height=900):
-        context = chromium.new_context(
-            viewport={"width": width, "height": height}, accept_downloads=True
-        )
-        page = context.new_page()
-        page.csp_errors = []
-        page.on(
-            "console",
-            lambda m: (
-                "Content Security Policy" in m.text and page.csp_errors.append(m.text)
-            ),
-        )
-        return page
-
-    return factory
-
-
-@pytest.fixture
-def page(new_page):
-    return new_page()
 
 
 def log_in(page, server, email):

@@ -12,15 +12,10 @@ import pytest
 
 from docdraft.models import Role, UserStatus
 
-from . import test_browser as browser_fixtures
+from .conftest import needs_chromium
 from .test_browser import log_in
 
-# The real server and Chromium of test_browser.py (this module uses them by name).
-live_server = browser_fixtures.live_server
-chromium = browser_fixtures.chromium
-new_page = browser_fixtures.new_page
-page = browser_fixtures.page
-pytestmark = browser_fixtures.pytestmark
+pytestmark = needs_chromium
 
 LONG_EMAIL = "maximilian.featherstonehaugh-worthington@research.example-university.org"
 LONG_NAME = "Maximilian Alexander Featherstonehaugh-Worthington"

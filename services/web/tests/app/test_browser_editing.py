@@ -12,15 +12,10 @@ import pytest
 
 from docdraft.models import Role
 
-from . import test_browser as browser_fixtures
+from .conftest import needs_chromium
 from .test_browser import create_in_browser, log_in, wait_for_suggestion
 
-# The real server and Chromium of test_browser.py (this module uses them by name).
-live_server = browser_fixtures.live_server
-chromium = browser_fixtures.chromium
-new_page = browser_fixtures.new_page
-page = browser_fixtures.page
-pytestmark = browser_fixtures.pytestmark
+pytestmark = needs_chromium
 
 MACHINE = " one two three four five six seven eight"
 DRAFTS = """() => Object.keys(localStorage)

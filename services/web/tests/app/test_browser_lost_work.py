@@ -5,19 +5,15 @@ was never on screen, and saving after the session ended in another tab.
 
 from docdraft.models import Role
 
-from . import test_browser as browser_fixtures
 from . import test_browser_editing as editing
-from .conftest import PASSWORD
+from .conftest import PASSWORD, needs_chromium
+from .test_browser import log_in
 from .test_browser_editing import type_into_body, wait_for_draft
 
-# The fixtures of test_browser.py and test_browser_editing.py, used by name.
+# The fixtures of test_browser_editing.py, used by name.
 document = editing.document
 people = editing.people
-live_server = browser_fixtures.live_server
-chromium = browser_fixtures.chromium
-new_page = browser_fixtures.new_page
-page = browser_fixtures.page
-pytestmark = browser_fixtures.pytestmark
+pytestmark = needs_chromium
 
 
 def test_accept_is_not_offered_while_a_suggestion_is_written(
@@ -77,7 +73,7 @@ def test_an_open_page_says_when_its_editor_was_reassigned(
 ):
     make_user(Role.editor, name="Olga Other")
     editor_page = new_page()
-    browser_fixtures.log_in(editor_page, live_server, people["editor"])
+    log_in(editor_page, live_server, people["editor"])
     editor_page.goto(document.replace("/sponsor/", "/editor/"))
     gone = editor_page.locator('[data-field="gone"]')
     assert gone.is_hidden()

@@ -15,13 +15,8 @@ from docdraft.documents.listing import PAGE_SIZE, search_condition, updated_word
 from docdraft.extensions import db
 from docdraft.models import Document, Role
 
-from . import test_browser
-from .conftest import Browser
-
-# The browser tests' fixtures: Chromium, a page in a fresh context, a server.
-chromium = test_browser.chromium
-new_page = test_browser.new_page
-live_server = test_browser.live_server
+from .conftest import Browser, needs_chromium
+from .test_browser import log_in
 
 NAME_RE = re.compile(r'<td class="name"><a [^>]*>([^<]*)</a>')
 ROW_RE = re.compile(r'<tr data-document-id="(\d+)"')
@@ -289,10 +284,6 @@ def test_the_search_index_serves_postgresql_searches(app, library):
 
 # In Chromium: a phone's list, and a list that follows another user.
 
-browser_test = pytest.mark.skipif(
-    test_browser.CHROMIUM is None,
-    reason="Debian's chromium is not installed (.ci/run installs it)",
-)
 LONG_NAME = "Launch plan for the quarterly infrastructure migration review"
 
 
@@ -317,7 +308,7 @@ WORDS_ON_ONE_LINE = """(link) => {
 }"""
 
 
-@browser_test
+@needs_chromium
 def test_a_phone_wraps_names_between_words_and_cuts_off_no_column(
     app, live_server, new_page, make_user, create_document
 ):
@@ -328,7 +319,7 @@ def test_a_phone_wraps_names_between_words_and_cuts_off_no_column(
     create_document(sponsor, editor_id, name="Launch")
 
     page = new_page(width=390, height=800)
-    test_browser.log_in(page, live_server, sponsor_email)
+    log_in(page, live_server, sponsor_email)
     page.goto(f"{live_server}/sponsor/documents")
     link = page.locator("td.name a", has_text=LONG_NAME)
     words = link.evaluate(WORDS_ON_ONE_LINE)
@@ -353,7 +344,7 @@ def test_a_phone_wraps_names_between_words_and_cuts_off_no_column(
     assert page.csp_errors == []
 
 
-@browser_test
+@needs_chromium
 def test_your_turn_and_rows_follow_another_users_action_without_reload(
     app, live_server, new_page, make_user, create_document
 ):
@@ -364,7 +355,7 @@ def test_your_turn_and_rows_follow_another_users_action_without_reload(
 
     page = new_page()
     page.clock.install()  # the test, not the wall clock, says when 10 s passed
-    test_browser.log_in(page, live_server, editor_email)
+    log_in(page, live_server, editor_email)
     page.goto(f"{live_server}/editor/documents")
     assert page.inner_text("#your-turn") == "Your turn: 0"
     row = page.locator(f'tr[data-document-id="{document_id}"]')
