@@ -88,6 +88,22 @@ echo "  SECRET_KEY from ${SECRET_KEY:+the environment or $STATE/secret_key}; gun
 echo "  nginx's workers run as $RUN_USER, gunicorn and Celery as $APP_USER"
 echo "  first admin: set -a; . $STATE/env; set +a; make create-admin EMAIL=... NAME=..."
 
+# What the programs write is theirs; the state directory lets them through
+# (711: no listing, and the secrets in it are 600). A checkout under a
+# private directory (mktemp -d is 700) is out of RUN_USER's reach: then
+# nginx's workers run as root too, and say so.
+chown -R "$APP_USER:" "$STATE/run" "$STATE/instance"
+chown -R "$RUN_USER:" "$STATE/nginx"
+if [ "$(id -u)" = 0 ]; then
+  chmod 711 "$STATE"
+  as_run_user test -w "$STATE/nginx" -a -r "$WEB/docdraft/static/css/app.css" \
+    -a -r "$ROOT/services/nginx/errors/500.html" || {
+    echo "prod-local: $RUN_USER cannot reach $STATE or $ROOT (a directory" \
+      "above them lacks o+x): nginx's workers run as root" >&2
+    RUN_USER=root NGINX_USER="user root root;"
+    chown -R root: "$STATE/nginx"
+  }
+fi
 (cd "$WEB" && "$BIN/flask" --app docdraft db upgrade)
 "$BIN/python" - "$ROOT/services/prodlocal" "$STATE" <<'PY'
 import os, string, sys
@@ -98,17 +114,4 @@ for name in ("nginx.conf", "supervisord.conf"):
     with open(os.path.join(state, name), "w") as rendered:
         rendered.write(text)
 PY
-# What the programs write is theirs; the state directory lets them through
-# (711: no listing, and the secrets in it are 600).
-chown -R "$APP_USER:" "$STATE/run" "$STATE/instance"
-chown -R "$RUN_USER:" "$STATE/nginx"
-if [ "$(id -u)" = 0 ]; then
-  chmod 711 "$STATE"
-  as_run_user test -w "$STATE/nginx" -a -r "$WEB/docdraft/static/css/app.css" \
-    -a -r "$ROOT/services/nginx/errors/500.html" || {
-    echo "prod-local: $RUN_USER cannot reach $STATE or $ROOT: every directory" \
-      "above them needs o+x (or run as PROD_LOCAL_USER=root)" >&2
-    exit 1
-  }
-fi
 exec "$BIN/supervisord" -n -c "$STATE/supervisord.conf"
