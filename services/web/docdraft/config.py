@@ -98,6 +98,9 @@ def load_config(instance_path, overrides=None):
         "JOB_REDELIVER_AFTER": float(env.get("JOB_REDELIVER_AFTER", "120")),
         "JOB_SWEEP_SECONDS": float(env.get("JOB_SWEEP_SECONDS", "30")),
         "JOB_EXIT_ON_TIMEOUT": False,  # set by the Celery worker process
+        # Rows of a worker's running batch: jobs decoded together, joining
+        # and leaving between chunks (docdraft.jobs.serving).
+        "JOB_BATCH_ROWS": int(env.get("JOB_BATCH_ROWS", "8")),
         # The token lives as long as the session: an editor who spends an
         # hour on a prompt must not lose it to an expired form.
         "WTF_CSRF_TIME_LIMIT": None,

@@ -294,6 +294,27 @@ class Autodoc(db.Model):
         return self.dismissed_at is not None
 
 
+class JobWorker(db.Model):
+    """A process that runs jobs, as it last reported itself (docdraft.jobs.queue).
+
+    Each worker upserts its row when it starts and at every heartbeat, so the
+    admin can see who runs what; a row whose heartbeat is old is a worker
+    that stopped (its jobs go back to the queue when their leases expire).
+    """
+
+    __tablename__ = "job_workers"
+
+    # The worker's lease owner id (runner.new_worker_id).
+    name: Mapped[str] = mapped_column(String(120), primary_key=True)
+    backend: Mapped[str] = mapped_column(String(20))
+    rows: Mapped[int]  # its batch size
+    running: Mapped[int] = mapped_column(default=0)  # rows in flight
+    started_at: Mapped[datetime] = mapped_column(Timestamp, default=utcnow)
+    heartbeat_at: Mapped[datetime] = mapped_column(
+        Timestamp, default=utcnow, index=True
+    )
+
+
 class Event(db.Model):
     """One entry of a document's timeline: who did what, and when."""
 

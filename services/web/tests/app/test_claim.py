@@ -1,0 +1,177 @@
+"""The queue: batch claims by workers at once, fair order, positions, workers."""
+
+import threading
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import func, select
+
+from docdraft.extensions import db
+from docdraft.jobs.queue import (
+    claim_batch,
+    fair_order,
+    queue_position,
+    report_worker,
+    waiting_count,
+    workers,
+)
+from docdraft.models import Autodoc, Document, JobStatus, Revision, Role, utcnow
+
+START = utcnow() - timedelta(hours=1)
+
+
+@pytest.fixture
+def queue_jobs(app, make_user):
+    """queue_jobs(sponsor_id, n): n queued jobs on that sponsor's documents,
+    each queued a second after the previous one of any sponsor; their ids."""
+    clock = iter(range(100_000))
+
+    def factory(sponsor_id, n):
+        ids = []
+        with app.app_context():
+            for _ in range(n):
+                document = Document(sponsor_id=sponsor_id, name="Doc", body="Body.")
+                revision = Revision(
+                    document=document,
+                    number=1,
+                    name="Doc",
+                    body="Body.",
+                    author_id=sponsor_id,
+                )
+                autodoc = Autodoc(
+                    revision=revision,
+                    queued_at=START + timedelta(seconds=next(clock)),
+                )
+                db.session.add(autodoc)
+                db.session.commit()
+                ids.append(autodoc.id)
+        return ids
+
+    return factory
+
+
+def sponsors(make_user, n):
+    return [make_user(Role.sponsor)[0] for _ in range(n)]
+
+
+def test_a_sponsor_with_one_job_is_not_stuck_behind_another_with_24(
+    app, make_user, queue_jobs
+):
+    a, b = sponsors(make_user, 2)
+    queue_jobs(a, 24)
+    (b_job,) = queue_jobs(b, 1)
+    with app.app_context():
+        first_two = claim_batch("worker-1", 2)
+        assert b_job in first_two
+
+
+def test_sponsors_take_turns_oldest_first_within_each(app, make_user, queue_jobs):
+    a, b = sponsors(make_user, 2)
+    a_jobs = queue_jobs(a, 3)
+    b_jobs = queue_jobs(b, 3)
+    with app.app_context():
+        assert fair_order() == [
+            a_jobs[0],
+            b_jobs[0],
+            a_jobs[1],
+            b_jobs[1],
+            a_jobs[2],
+            b_jobs[2],
+        ]
+        claimed = [claim_batch("worker-1", 1) for _ in range(6)]
+    turns = zip(a_jobs, b_jobs, strict=True)
+    assert claimed == [[job] for pair in turns for job in pair]
+
+
+def test_running_jobs_count_against_their_sponsor(app, make_user, queue_jobs):
+    a, b = sponsors(make_user, 2)
+    a_jobs = queue_jobs(a, 4)
+    with app.app_context():
+        assert claim_batch("worker-1", 2) == a_jobs[:2]
+    b_jobs = queue_jobs(b, 3)
+    with app.app_context():
+        # A has two running: B's first two jobs rank before A's next one.
+        assert fair_order() == [b_jobs[0], b_jobs[1], a_jobs[2], b_jobs[2], a_jobs[3]]
+
+
+def test_a_claim_leases_the_jobs(app, make_user, queue_jobs):
+    (a,) = sponsors(make_user, 1)
+    jobs = queue_jobs(a, 3)
+    with app.app_context():
+        assert claim_batch("worker-1", 2) == jobs[:2]
+        rows = db.session.scalars(select(Autodoc).order_by(Autodoc.id)).all()
+        assert [r.status for r in rows] == [JobStatus.running] * 2 + [JobStatus.queued]
+        assert [r.lease_owner for r in rows] == ["worker-1", "worker-1", None]
+        assert [r.attempts for r in rows] == [1, 1, 0]
+        assert all(r.started_at and r.lease_expires_at for r in rows[:2])
+        assert claim_batch("worker-2", 5) == jobs[2:]
+        assert claim_batch("worker-2", 5) == []
+
+
+def test_two_workers_claiming_at_once_take_every_job_once(app, make_user, queue_jobs):
+    jobs = [job for s in sponsors(make_user, 3) for job in queue_jobs(s, 20)]
+    claimed = {"worker-1": [], "worker-2": []}
+    errors = []
+    barrier = threading.Barrier(2)
+
+    def work(owner):
+        with app.app_context():
+            try:
+                barrier.wait()
+                while batch := claim_batch(owner, 3):
+                    claimed[owner].extend(batch)
+            except Exception as exc:  # noqa: BLE001 - reported below
+                errors.append(exc)
+            finally:
+                db.session.remove()
+
+    threads = [threading.Thread(target=work, args=(o,)) for o in claimed]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    every = claimed["worker-1"] + claimed["worker-2"]
+    assert sorted(every) == sorted(jobs)  # none twice, none skipped
+    with app.app_context():
+        owners = db.session.execute(
+            select(Autodoc.lease_owner, func.count()).group_by(Autodoc.lease_owner)
+        ).all()
+    assert {owner: n for owner, n in owners} == {
+        owner: len(ids) for owner, ids in claimed.items() if ids
+    }
+
+
+def test_queue_position_follows_the_fair_order(app, make_user, queue_jobs):
+    a, b = sponsors(make_user, 2)
+    a_jobs = queue_jobs(a, 2)
+    b_jobs = queue_jobs(b, 1)
+    with app.app_context():
+        places = [queue_position(db.session.get(Autodoc, i)) for i in a_jobs + b_jobs]
+        assert places == [1, 3, 2]
+        claim_batch("worker-1", 1)
+        assert queue_position(db.session.get(Autodoc, a_jobs[0])) is None
+        assert queue_position(db.session.get(Autodoc, b_jobs[0])) == 1
+
+
+def test_waiting_count_counts_queued_jobs_of_the_sponsor(app, make_user, queue_jobs):
+    a, b = sponsors(make_user, 2)
+    queue_jobs(a, 3)
+    queue_jobs(b, 1)
+    with app.app_context():
+        claim_batch("worker-1", 1)  # A's oldest: running, no longer waiting
+        assert waiting_count(a) == 2
+        assert waiting_count(b) == 1
+        assert waiting_count(a + b + 100) == 0
+
+
+def test_workers_report_themselves(app):
+    with app.app_context():
+        report_worker("host:1:aa", "inprocess", rows=8, running=0)
+        report_worker("host:1:aa", "inprocess", rows=8, running=3)
+        report_worker("host:2:bb", "celery", rows=4, running=1)
+        listed = {w.name: (w.backend, w.rows, w.running) for w in workers()}
+    assert listed == {
+        "host:1:aa": ("inprocess", 8, 3),
+        "host:2:bb": ("celery", 4, 1),
+    }
