@@ -24,8 +24,26 @@ stop() {
   dropdb -h 127.0.0.1 -U postgres --if-exists "$PROD_LOCAL_DB" || true
 }
 trap stop EXIT
-# run.sh writes its env file, migrates, then starts supervisord.
-for _ in $(seq 120); do [ -S "$PROD_LOCAL_STATE/supervisor.sock" ] && break; sleep 1; done
+# run.sh writes its env file, migrates, then starts supervisord (exec: the
+# launcher's pid stays supervisord's). If it dies first, or the socket never
+# comes, say so now with its last lines, instead of leaving the command to
+# retry a dead address for minutes.
+wait_for_launcher() {
+  for _ in $(seq 120); do
+    [ -S "$PROD_LOCAL_STATE/supervisor.sock" ] && return 0
+    if ! kill -0 "$launcher" 2>/dev/null; then
+      wait "$launcher" && status=0 || status=$?
+      echo "prod-local: run.sh exited (status $status) before supervisord started; its last lines:"
+      tail -n 40 "$log"
+      return 1
+    fi
+    sleep 1
+  done
+  echo "prod-local: no $PROD_LOCAL_STATE/supervisor.sock after 120 s; run.sh's last lines:"
+  tail -n 40 "$log"
+  return 1
+}
+wait_for_launcher || exit 1
 
 set -a; . "$PROD_LOCAL_STATE/env"; set +a
 export PROD_BASE=https://127.0.0.1:$PORT PROD_CERT=$PROD_LOCAL_STATE/cert.pem
