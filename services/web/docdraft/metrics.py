@@ -1,6 +1,15 @@
 """Prometheus metrics at /metrics: jobs by state, queue wait and generation
 time (from the job rows, so every worker's jobs count), and request latency.
 
+The two job histograms cover a bounded window, not every job ever done: the
+jobs that finished in the last JOB_WINDOW, read at scrape time (workers run
+in other processes, other containers, so they cannot observe into this
+one's registry). The read is bounded by the queued_at index: only jobs
+queued in the last JOB_LOOKBACK are looked at, so a job that waited longer
+than that is not in the histograms (docdraft_jobs{state="queued"} shows it
+waiting). Being a window, the buckets can go down between scrapes: use
+histogram_quantile on them directly, not on rate().
+
 Under gunicorn, request latency is aggregated across worker processes through
 PROMETHEUS_MULTIPROC_DIR (set in gunicorn.conf.py). /metrics answers only
 the local or private network, or a request carrying METRICS_TOKEN.
@@ -10,6 +19,7 @@ import hmac
 import ipaddress
 import os
 import time
+from datetime import timedelta
 
 from flask import Response, abort, current_app, g, request
 from prometheus_client import (
@@ -23,7 +33,7 @@ from prometheus_client.core import GaugeMetricFamily, HistogramMetricFamily
 from sqlalchemy import func, select
 
 from .extensions import db
-from .models import Autodoc, JobStatus
+from .models import Autodoc, JobStatus, utcnow
 
 REQUEST_SECONDS = Histogram(
     "docdraft_request_seconds",
@@ -32,6 +42,8 @@ REQUEST_SECONDS = Histogram(
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
 )
 JOB_BUCKETS = (0.5, 1, 2, 5, 10, 30, 60, 120, 300, 600, 1800)
+JOB_WINDOW = timedelta(minutes=15)
+JOB_LOOKBACK = timedelta(hours=2)
 
 
 def init_app(app):
@@ -82,7 +94,7 @@ def internal_caller():
 
 
 class JobCollector:
-    """Reads the job rows at scrape time."""
+    """Counts the jobs by state, and times those finished in the last JOB_WINDOW."""
 
     def collect(self):
         counts = dict(
@@ -96,21 +108,30 @@ class JobCollector:
         for state in JobStatus:
             jobs.add_metric([state.value], counts.get(state, 0))
         yield jobs
-        rows = db.session.execute(
-            select(Autodoc.queued_at, Autodoc.started_at, Autodoc.finished_at).where(
-                Autodoc.status == JobStatus.done
-            )
-        ).all()
+        rows = recently_done()
         yield _histogram(
             "docdraft_job_queue_wait_seconds",
-            "From queued to started (the attempt that finished)",
+            "From queued to started (the attempt that finished), last 15 minutes",
             [(started - queued).total_seconds() for queued, started, _ in rows],
         )
         yield _histogram(
             "docdraft_job_generation_seconds",
-            "From started to done",
+            "From started to done, last 15 minutes",
             [(finished - started).total_seconds() for _, started, finished in rows],
         )
+
+
+def recently_done():
+    """(queued_at, started_at, finished_at) of the jobs done in the last
+    JOB_WINDOW, among those queued in the last JOB_LOOKBACK."""
+    now = utcnow()
+    return db.session.execute(
+        select(Autodoc.queued_at, Autodoc.started_at, Autodoc.finished_at).where(
+            Autodoc.queued_at >= now - JOB_LOOKBACK,
+            Autodoc.status == JobStatus.done,
+            Autodoc.finished_at >= now - JOB_WINDOW,
+        )
+    ).all()
 
 
 def _histogram(name, documentation, values):

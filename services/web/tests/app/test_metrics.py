@@ -1,6 +1,13 @@
 """/metrics: jobs by state, job timing histograms, request latency; private."""
 
+from datetime import timedelta
+
 import pytest
+from sqlalchemy import select, update
+
+from docdraft.extensions import db
+from docdraft.metrics import JOB_LOOKBACK, JOB_WINDOW
+from docdraft.models import Autodoc, utcnow
 
 
 def test_metrics_count_jobs_and_requests(
@@ -16,6 +23,43 @@ def test_metrics_count_jobs_and_requests(
     assert "docdraft_job_queue_wait_seconds_count 2.0" in text
     assert 'docdraft_job_generation_seconds_bucket{le="+Inf"} 2.0' in text
     assert 'docdraft_request_seconds_count{endpoint="sponsor.new_document"' in text
+
+
+def _move_job(app, autodoc_id, **ago):
+    """Set a job's timestamps to the given ages (timedeltas before now)."""
+    now = utcnow()
+    with app.app_context():
+        db.session.execute(
+            update(Autodoc)
+            .where(Autodoc.id == autodoc_id)
+            .values(**{column: now - age for column, age in ago.items()})
+        )
+        db.session.commit()
+
+
+def test_job_histograms_cover_only_the_recent_window(
+    app, client, sponsor, editor, create_document, fake_generator, run_queued
+):
+    for _ in range(3):
+        create_document(sponsor, editor.user_id)
+    run_queued()
+    with app.app_context():
+        old, waited_long, recent = db.session.scalars(
+            select(Autodoc.id).order_by(Autodoc.id)
+        ).all()
+    minute = timedelta(minutes=1)
+    past = JOB_WINDOW + minute  # finished before the window
+    _move_job(app, old, queued_at=past, started_at=past, finished_at=past)
+    # Finished just now, but queued before the lookback: out of the read.
+    _move_job(app, waited_long, queued_at=JOB_LOOKBACK + minute)
+    _move_job(app, recent, queued_at=3 * minute, started_at=minute)
+    text = client.get("/metrics").get_data(as_text=True)
+    assert 'docdraft_jobs{state="done"} 3.0' in text
+    assert "docdraft_job_queue_wait_seconds_count 1.0" in text
+    assert 'docdraft_job_queue_wait_seconds_bucket{le="60"} 0.0' in text
+    assert 'docdraft_job_queue_wait_seconds_bucket{le="120"} 1.0' in text
+    assert 'docdraft_job_generation_seconds_bucket{le="30"} 0.0' in text
+    assert 'docdraft_job_generation_seconds_bucket{le="+Inf"} 1.0' in text
 
 
 @pytest.mark.parametrize(
