@@ -8,11 +8,16 @@ PostgreSQL. The schema is built once per database by the Alembic migrations
 import os
 import re
 import shutil
+import socket
+import subprocess
 import threading
+import time
 from dataclasses import dataclass, field
+from urllib.parse import urlsplit
 
 import flask_migrate
 import pytest
+import redis
 from sqlalchemy import text
 from werkzeug.serving import make_server
 
@@ -412,3 +417,81 @@ def new_page(chromium):
 @pytest.fixture
 def page(new_page):
     return new_page()
+
+
+# Redis, for the tests that need it (Celery, the limiter's shared counters):
+# TEST_REDIS_URL (default the machine's, 127.0.0.1:6379) when something
+# answers there; else a redis-server of the suite's own on a free port, in
+# memory only, stopped at the end; else those tests are skipped, saying why.
+# With CI=true they fail instead: CI must run them.
+WANTED_REDIS = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379").rstrip("/")
+
+
+def _answers(url):
+    address = urlsplit(url)
+    try:
+        socket.create_connection((address.hostname, address.port or 6379), 1).close()
+    except OSError:
+        return False
+    return True
+
+
+def _free_port():
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+OWN_REDIS_PORT = None if _answers(WANTED_REDIS) else _free_port()
+REDIS_BASE = (
+    WANTED_REDIS if OWN_REDIS_PORT is None else f"redis://127.0.0.1:{OWN_REDIS_PORT}"
+)
+
+
+def redis_url(database):
+    """The tests' Redis, one database of it; tests using it ask for redis_server."""
+    return f"{REDIS_BASE}/{database}"
+
+
+def _without_redis(reason):
+    if os.environ.get("CI", "").lower() == "true":
+        pytest.fail(f"{reason}; CI=true: the Redis tests must run")
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="session")
+def redis_server(tmp_path_factory):
+    """Redis at redis_url(): the one that answered, or one started here."""
+    if OWN_REDIS_PORT is None:
+        yield REDIS_BASE
+        return
+    binary = shutil.which("redis-server")
+    if binary is None:
+        _without_redis(
+            f"nothing answers at {WANTED_REDIS} and redis-server is not installed"
+        )
+    directory = tmp_path_factory.mktemp("redis")
+    options = ["--bind", "127.0.0.1", "--port", str(OWN_REDIS_PORT)]
+    # In memory only: no snapshot, no append-only file.
+    options += ["--save", "", "--appendonly", "no", "--dir", str(directory)]
+    server = subprocess.Popen([binary, *options], stdout=subprocess.DEVNULL)
+    try:
+        _wait_for_redis(server)
+        yield REDIS_BASE
+    finally:
+        server.kill()
+        server.wait()
+
+
+def _wait_for_redis(server, seconds=10):
+    client = redis.Redis.from_url(REDIS_BASE)
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline and server.poll() is None:
+        try:
+            client.ping()
+            return
+        except redis.ConnectionError:
+            time.sleep(0.05)
+    pytest.fail(
+        f"redis-server on port {OWN_REDIS_PORT} did not answer (exit {server.poll()})"
+    )

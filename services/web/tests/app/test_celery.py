@@ -1,7 +1,7 @@
-"""The Celery path, through the real Redis on 127.0.0.1:6379 (database 15).
+"""The Celery path, through a real Redis (database 15; see conftest's redis_url).
 
 A Celery worker runs in a thread of the test (solo pool) on a queue of its
-own, with the test's app and generator; .ci/run starts Redis.
+own, with the test's app and generator.
 """
 
 import logging
@@ -20,7 +20,9 @@ from docdraft.jobs import status as job_status
 from docdraft.jobs.celery_backend import SWEEP
 from docdraft.models import Autodoc, JobStatus
 
-REDIS_URL = "redis://127.0.0.1:6379/15"
+from .conftest import redis_url
+
+REDIS_URL = redis_url(15)
 QUEUE = f"test-{uuid.uuid4().hex}"  # this run's own queue
 pytestmark = pytest.mark.app_config(
     JOB_BACKEND="celery", REDIS_URL=REDIS_URL, JOB_QUEUE=QUEUE
@@ -28,7 +30,7 @@ pytestmark = pytest.mark.app_config(
 
 
 @pytest.fixture
-def celery_app(app, fake_generator):
+def celery_app(redis_server, app, fake_generator):
     """The app under test (JOB_BACKEND=celery), its queue emptied after."""
     yield app
     redis.Redis.from_url(REDIS_URL).delete(QUEUE)
@@ -145,7 +147,7 @@ def test_healthz_answers_without_the_database(client):
     assert client.get("/healthz").get_json() == {"status": "ok"}
 
 
-def test_a_worker_whose_model_cannot_load_exits_and_says_why(tmp_path):
+def test_a_worker_whose_model_cannot_load_exits_and_says_why(redis_server, tmp_path):
     """One log line, a non-zero exit, and the reason for /readyz."""
     import subprocess
     import sys

@@ -16,7 +16,7 @@ from docdraft.auth.device_cookies import COOKIE_PREFIX, SALT
 from docdraft.extensions import db
 from docdraft.models import AuditEvent, Role
 
-from .conftest import PASSWORD, Browser
+from .conftest import PASSWORD, Browser, redis_url
 
 WRONG = "wrong password!"
 NEW_PASSWORD = "a new and long passphrase"
@@ -210,14 +210,14 @@ def test_a_rejected_users_device_cookie_stays_untrusted_after_approval(
     assert approved.login(email).status_code == 302
 
 
-# The limiter's counters in the real Redis on 127.0.0.1:6379 (database 14,
-# this run's own key prefix), as in production where web workers share them.
-REDIS_URL = "redis://127.0.0.1:6379/14"
+# The limiter's counters in a real Redis (database 14, this run's own key
+# prefix), as in production where web workers share them.
+REDIS_URL = redis_url(14)
 PREFIX = f"test-device-{uuid.uuid4().hex}"
 
 
 @pytest.fixture
-def redis_keys():
+def redis_keys(redis_server):
     """This test's keys in Redis, deleted afterwards."""
     client = redis.Redis.from_url(REDIS_URL)
 
