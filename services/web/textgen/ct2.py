@@ -22,6 +22,11 @@ The other differences are undone here for a prompt alone: which hypothesis
 is returned (`CT2Runner._pick_beam`) and n-grams of the prompt
 (`CT2Runner.split_prompt`).  Several beam prompts share one call, where the
 n-gram rule differs a little more (`CT2Runner._beam_batch`).
+
+For a running batch (backends.CT2RunningBatch) a prompt runs as its own
+asynchronous one-prompt call (`Submission`) beside the others, on a pool of
+ctranslate2 replicas (`CT2Runner.replica_pool`): ctranslate2 cannot add a
+row to a search that is running, only start another call.
 """
 
 from __future__ import annotations
@@ -330,6 +335,7 @@ class CT2Runner:
         self.compute_type = compute_type
         self.intra_threads = intra_threads
         self.generator = self._new_generator()
+        self._pools: dict[tuple[int, int], object] = {}
         self.tokens: list[str] = json.loads(
             (self.model_dir / "vocabulary.json").read_text(encoding="utf-8")
         )
@@ -342,15 +348,29 @@ class CT2Runner:
         except (OSError, ValueError):
             self.metadata = {}
 
-    def _new_generator(self):
+    def _new_generator(self, intra_threads: int | None = None, inter_threads=1):
         import ctranslate2
 
         return ctranslate2.Generator(
             str(self.model_dir),
             device=self.device,
             compute_type=self.compute_type,
-            intra_threads=self.intra_threads,
+            inter_threads=inter_threads,
+            intra_threads=(
+                self.intra_threads if intra_threads is None else intra_threads
+            ),
         )
+
+    def replica_pool(self, replicas: int, intra_threads: int):
+        """A Generator that runs `replicas` calls at once, each on its own thread.
+
+        ctranslate2's inter_threads: calls wait in its queue only while all
+        replicas are busy.  One per (replicas, intra_threads), kept.
+        """
+        key = (replicas, intra_threads)
+        if key not in self._pools:
+            self._pools[key] = self._new_generator(intra_threads, replicas)
+        return self._pools[key]
 
     def generate_ids(
         self,
@@ -388,6 +408,59 @@ class CT2Runner:
         prompts = [[int(i) for i in prompt] for prompt in prompts]
         self._check(prompts, max_new_tokens, min_new_tokens, no_repeat_ngram_size)
         lengths = (max_new_tokens, min_new_tokens, no_repeat_ngram_size)
+        options = self._search_options(
+            mode, num_beams, early_stopping, top_p, temperature
+        )
+        if mode == "beam":
+            return self._beam(prompts, options, *lengths)
+        if seeds is None:
+            seeds = [None] * len(prompts)  # not reproducible
+        if len(seeds) != len(prompts):
+            raise ValueError(f"{len(seeds)} seeds for {len(prompts)} prompts")
+        results = []
+        for prompt, seed in zip(prompts, seeds, strict=True):
+            result, start = self._sample_one(prompt, seed, options, *lengths)
+            results.append(self._sampled_ids(result, start))
+        return results
+
+    def submission(
+        self,
+        prompt: list[int],
+        *,
+        replicas,
+        intra_threads: int,
+        max_new_tokens: int,
+        min_new_tokens: int,
+        num_beams: int,
+        no_repeat_ngram_size: int,
+        early_stopping: bool = True,
+        mode: str = "beam",
+        top_p: float = 0.9,
+        temperature: float = 0.8,
+        seed: int | None = None,
+    ) -> Submission:
+        """One prompt to run on ctranslate2's threads, beside others (`Submission`).
+
+        Its ids equal `generate_ids([prompt], seeds=[seed], ...)`: the same
+        one-prompt call (`_generate_one`), only asynchronous.  Beam search and
+        unseeded sampling run on `replicas` (`replica_pool`); a seeded sample
+        gets its own Generator, as in `_sample_one`.  ValueError at once for
+        what `generate_ids` would refuse.
+        """
+        prompt = [int(i) for i in prompt]
+        self._check([prompt], max_new_tokens, min_new_tokens, no_repeat_ngram_size)
+        options = self._search_options(
+            mode, num_beams, early_stopping, top_p, temperature
+        )
+        lengths = (max_new_tokens, min_new_tokens, no_repeat_ngram_size)
+        if mode == "sample" and seed is not None:
+            generator = self._new_generator(intra_threads)
+        else:
+            generator, seed = replicas, None
+        return Submission(self, prompt, options, lengths, generator, seed)
+
+    def _search_options(self, mode, num_beams, early_stopping, top_p, temperature):
+        """ctranslate2's search arguments for `mode`; ValueError for what it lacks."""
         if mode == "beam":
             if num_beams < 1:
                 raise ValueError(f"num_beams must be >= 1, got {num_beams}")
@@ -396,35 +469,32 @@ class CT2Runner:
                     "ctranslate2's beam search always stops once num_beams "
                     "hypotheses are finished (early_stopping=True)"
                 )
-            options = dict(
+            return dict(
                 beam_size=num_beams,
                 num_hypotheses=num_beams,
                 length_penalty=1.0,
                 return_scores=True,
             )
-            return self._beam(prompts, options, *lengths)
         if mode == "sample":
-            if seeds is None:
-                seeds = [None] * len(prompts)  # not reproducible
-            if len(seeds) != len(prompts):
-                raise ValueError(f"{len(seeds)} seeds for {len(prompts)} prompts")
             if not 0.0 < top_p <= 1.0:
                 raise ValueError(f"top_p must be in (0, 1], got {top_p}")
             if temperature <= 0.0:
                 raise ValueError(f"temperature must be > 0, got {temperature}")
-            options = dict(
+            return dict(
                 beam_size=1,
                 sampling_topk=0,  # 0: the whole vocabulary, cut by top_p only
                 sampling_topp=float(top_p),
                 sampling_temperature=float(temperature),
             )
-            results = []
-            for prompt, seed in zip(prompts, seeds, strict=True):
-                result, start = self._sample_one(prompt, seed, options, *lengths)
-                new = self._new_tokens(start, result.sequences_ids[0])
-                results.append(self._strip(new))
-            return results
         raise ValueError(f"mode must be 'beam' or 'sample', got {mode!r}")
+
+    def _sampled_ids(self, result, start: list[int]) -> list[int]:
+        return self._strip(self._new_tokens(start, result.sequences_ids[0]))
+
+    def _beam_alone_ids(self, result, start: list[int]) -> list[int]:
+        """transformers' pick among the hypotheses of a one-prompt beam call."""
+        hypotheses = [self._new_tokens(start, s) for s in result.sequences_ids]
+        return self._pick_beam(hypotheses, result.scores, len(start) - 1)
 
     # -- helpers -----------------------------------------------------------
 
@@ -517,7 +587,9 @@ class CT2Runner:
                     suppress.append(gram)
         return static, start, suppress
 
-    def _generate_one(self, prompt, options, max_new, min_new, ngram, generator=None):
+    def _generate_one(
+        self, prompt, options, max_new, min_new, ngram, generator=None, **call
+    ):
         """One ct2 generate_batch call for one prompt: (GenerationResult, start).
 
         One prompt per call because static_prompt and suppress_sequences
@@ -526,9 +598,10 @@ class CT2Runner:
         the start tokens after the first (the constrained loop "generates"
         them) and not the static prompt, so both get len(start) - 1 added.
         return_end_token=True keeps the EOS that tells a finished hypothesis.
+        `call`: more generate_batch arguments (asynchronous, callback).
         """
         static, start, suppress = self.split_prompt(prompt, ngram)
-        kwargs = dict(options)
+        kwargs = dict(options, **call)
         if static:
             kwargs.update(
                 static_prompt=[self.tokens[i] for i in static],
@@ -573,8 +646,7 @@ class CT2Runner:
                 result, start = self._generate_one(
                     prompts[members[0]], options, *lengths
                 )
-                hypotheses = [self._new_tokens(start, s) for s in result.sequences_ids]
-                outputs = [self._pick_beam(hypotheses, result.scores, len(start) - 1)]
+                outputs = [self._beam_alone_ids(result, start)]
             for index, output in zip(members, outputs, strict=True):
                 results[index] = output
         return results
@@ -653,3 +725,113 @@ class CT2Runner:
         finished = [c for c in candidates if c[0]]
         best = max(finished or candidates, key=lambda c: c[1])
         return self._strip(best[2])
+
+
+class Submission:
+    """One prompt for ctranslate2's worker threads: `start`, poll `done`, `ids`.
+
+    ctranslate2 cannot add a row to a search that runs: each call decodes its
+    own batch from start to end.  What it can do is run several calls at
+    once (a Generator's inter_threads replicas, or several Generators) and
+    tell, without blocking, whether one has ended (AsyncGenerationResult
+    .done()).  A running batch is therefore a set of one-prompt calls: a
+    prompt starts as soon as it is submitted and ends on its own, and its
+    result is the one-prompt call's, as `generate_ids([prompt])` gives it.
+
+    A seeded sample runs on its own Generator, whose new worker thread seeds
+    its random generator from ctranslate2's global seed at its first draw
+    (`_sample_one`).  So the global seed must stay put from `start` until
+    that draw: `start` takes the seed lock without waiting (False: another
+    seeded prompt is starting, try again) and ctranslate2's per-token
+    callback gives it back at the first token past the prompt, a few steps in.
+    """
+
+    def __init__(self, runner, prompt, options, lengths, generator, seed):
+        self.runner = runner
+        self.prompt = prompt
+        self.options = options
+        self.lengths = lengths
+        self.generator = generator
+        self.seed = seed
+        self.sampled = options["beam_size"] == 1
+        self._pending = None  # ctranslate2's AsyncGenerationResult once started
+        # Known before the call: its callback may run before the call returns.
+        self._start_tokens = runner.split_prompt(prompt, lengths[2])[1]
+        self._holds_seed = False
+        self._release_once = threading.Lock()
+        self._ids: list[int] | None = None
+        self._error: Exception | None = None
+
+    @property
+    def started(self) -> bool:
+        return self._pending is not None
+
+    def start(self) -> bool:
+        """Submit the call; False while another seeded prompt holds the seed."""
+        if self.seed is None:
+            self._submit()
+            return True
+        import ctranslate2
+
+        if not _SEED_LOCK.acquire(blocking=False):
+            return False
+        self._holds_seed = True
+        try:
+            ctranslate2.set_random_seed(int(self.seed) % 2**32)
+            self._submit(callback=self._on_token)
+        except BaseException:
+            self._release_seed()
+            raise
+        return True
+
+    def done(self) -> bool:
+        """True once the call has ended (with its result or its error)."""
+        return self._pending is not None and self._pending.done()
+
+    def ids(self) -> list[int]:
+        """The new token ids; raises the call's error.  Only once `done()`."""
+        if self.error() is not None:
+            raise self.error()
+        return self._ids
+
+    def error(self) -> Exception | None:
+        """The call's error, or None once it has ended well.  Only once `done()`."""
+        if self._ids is None and self._error is None:
+            try:
+                result = self._pending.result()
+                if self.sampled:
+                    self._ids = self.runner._sampled_ids(result, self._start_tokens)
+                else:
+                    self._ids = self.runner._beam_alone_ids(result, self._start_tokens)
+            except Exception as exc:  # noqa: BLE001 - kept for ids() to raise
+                self._error = exc
+            finally:
+                self._release_seed()
+                self.generator = None  # a seeded sample's own Generator goes
+        return self._error
+
+    def _submit(self, **call) -> None:
+        self._pending, _ = self.runner._generate_one(
+            self.prompt,
+            self.options,
+            *self.lengths,
+            generator=self.generator,
+            asynchronous=True,
+            **call,
+        )
+
+    def _on_token(self, step) -> bool:
+        """ctranslate2's callback, on its worker thread; False: go on decoding.
+
+        Steps before len(start) - 1 are the prompt's start tokens, forced
+        (split_prompt); the first one after them was drawn.
+        """
+        if step.step >= len(self._start_tokens) - 1:
+            self._release_seed()
+        return False
+
+    def _release_seed(self) -> None:
+        with self._release_once:
+            if self._holds_seed:
+                self._holds_seed = False
+                _SEED_LOCK.release()
