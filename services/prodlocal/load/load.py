@@ -6,14 +6,15 @@
 `run` makes 10 sponsors and 10 editors with 2 documents each, waits until
 the worker has generated their first suggestions (the model is loaded and
 compiled), then runs 50 Locust users for LOAD_SECONDS (120), and prints one
-JSON line: requests/s, errors, p50/p95/p99 per page, and the queue wait of
-the jobs saved during the run.
+JSON line: requests/s, errors, p50/p95/p99 per page, and the jobs of the run
+(all, and per sponsor: suggestions asked for and written, written per
+minute, queue wait p50/p95 from queued_at to started_at).
 """
 
 import csv
 import json
+import math
 import os
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -37,11 +38,21 @@ def build_model(directory):
     print(path)
 
 
-def make_accounts(app):
+def approved_user(role, name, email):
+    """A sponsor or editor who signed up and was approved (in an app context)."""
     from docdraft.extensions import db
-    from docdraft.models import Role, UserStatus
-    from docdraft.services.documents import create_document
+    from docdraft.models import UserStatus
     from docdraft.services.users import signup_user
+
+    user = signup_user(role, name, email, PASSWORD, "Load")
+    user.status = UserStatus.approved
+    db.session.commit()
+    return user
+
+
+def make_accounts(app):
+    from docdraft.models import Role
+    from docdraft.services.documents import create_document
 
     tag = time.time_ns()
     accounts = {"sponsor": [], "editor": []}
@@ -49,10 +60,8 @@ def make_accounts(app):
 
         def person(role, n):
             email = f"load-{role}-{n}-{tag}@example.org"
-            user = signup_user(role, f"Load {role} {n}", email, PASSWORD, "Load")
-            user.status = UserStatus.approved
-            db.session.commit()
-            return user, {"email": email, "documents": []}
+            user = approved_user(role, f"Load {role} {n}", email)
+            return user, {"email": email, "id": user.id, "documents": []}
 
         editors = [person(Role.editor, n) for n in range(10)]
         for n in range(10):
@@ -87,26 +96,73 @@ def wait_until_done(app, seconds=600):
     raise SystemExit("the worker did not finish the first suggestions")
 
 
-def queue_waits(app, since):
+def percentile(values, share):
+    """The nearest-rank percentile (share 0.5, 0.95) of values, or None."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    return round(ordered[max(0, math.ceil(share * len(ordered)) - 1)], 1)
+
+
+def job_rows(app, since):
+    """(sponsor id, queued_at, started_at, finished_at, status) of every job
+    queued or finished since `since`."""
     from docdraft.extensions import db
-    from docdraft.models import Autodoc, JobStatus
+    from docdraft.models import Autodoc, Document, Revision
 
     with app.app_context():
-        rows = db.session.execute(
-            db.select(Autodoc.queued_at, Autodoc.started_at, Autodoc.status).where(
-                Autodoc.queued_at >= since
+        return db.session.execute(
+            db.select(
+                Document.sponsor_id,
+                Autodoc.queued_at,
+                Autodoc.started_at,
+                Autodoc.finished_at,
+                Autodoc.status,
             )
+            .join(Revision, Autodoc.revision_id == Revision.id)
+            .join(Document, Revision.document_id == Document.id)
+            .where((Autodoc.queued_at >= since) | (Autodoc.finished_at >= since))
         ).all()
-    waits = [
-        (started - queued).total_seconds() for queued, started, _ in rows if started
+
+
+def job_figures(rows, since, until):
+    """Suggestions asked for during [since, until], written in it (and per
+    minute), still waiting at its end, and the queue wait p50/p95/max of
+    those that started."""
+    from docdraft.models import JobStatus
+
+    asked = [row for row in rows if since <= row.queued_at <= until]
+    written = [
+        row
+        for row in rows
+        if row.status == JobStatus.done and since <= row.finished_at <= until
     ]
-    done = sum(status == JobStatus.done for _, _, status in rows)
+    waits = [
+        (r.started_at - r.queued_at).total_seconds() for r in asked if r.started_at
+    ]
+    minutes = (until - since).total_seconds() / 60
     return {
-        "jobs_saved": len(rows),
-        "jobs_done": done,
-        "queue_wait_p50_s": round(statistics.median(waits), 1) if waits else None,
+        "asked": len(asked),
+        "written": len(written),
+        "written_per_min": round(len(written) / minutes, 1),
+        "not_started": sum(r.started_at is None for r in asked),
+        "queue_wait_p50_s": percentile(waits, 0.5),
+        "queue_wait_p95_s": percentile(waits, 0.95),
         "queue_wait_max_s": round(max(waits), 1) if waits else None,
     }
+
+
+def jobs_by_sponsor(app, accounts, since, until):
+    """job_figures for all the run's jobs, and for each sponsor's documents."""
+    rows = job_rows(app, since)
+    figures = job_figures(rows, since, until)
+    figures["per_sponsor"] = {
+        f"sponsor {n}": job_figures(
+            [row for row in rows if row.sponsor_id == account["id"]], since, until
+        )
+        for n, account in enumerate(accounts["sponsor"])
+    }
+    return figures
 
 
 def run_locust(accounts_file, base, seconds, out):
@@ -168,8 +224,9 @@ def run():
         Path(accounts_file).write_text(json.dumps(accounts))
         started = datetime.now(UTC)
         rows = run_locust(accounts_file, base, seconds, os.path.join(tmp, "load"))
-    result = summary(rows, seconds) | {"jobs": queue_waits(app, started)}
-    print(json.dumps(result))
+        ended = datetime.now(UTC)
+    jobs = jobs_by_sponsor(app, accounts, started, ended)
+    print(json.dumps(summary(rows, seconds) | {"jobs": jobs}))
 
 
 if __name__ == "__main__":
