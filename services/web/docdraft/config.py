@@ -101,6 +101,9 @@ def load_config(instance_path, overrides=None):
         # Rows of a worker's running batch: jobs decoded together, joining
         # and leaving between chunks (docdraft.jobs.serving).
         "JOB_BATCH_ROWS": int(env.get("JOB_BATCH_ROWS", "8")),
+        # Suggestions one sponsor's documents may have waiting; past it a save
+        # keeps the revision but does not queue its suggestion.
+        "JOB_MAX_WAITING_PER_USER": int(env.get("JOB_MAX_WAITING_PER_USER", "10")),
         # The token lives as long as the session: an editor who spends an
         # hour on a prompt must not lose it to an expired form.
         "WTF_CSRF_TIME_LIMIT": None,

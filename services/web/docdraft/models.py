@@ -66,6 +66,9 @@ class JobStatus(enum.StrEnum):
     running = "running"
     done = "done"
     failed = "failed"
+    # Stopped before it finished, by a person, or never queued: its sponsor had
+    # too many waiting (`detail` says which). It can be asked for again.
+    cancelled = "cancelled"
 
 
 class ReviewState(enum.StrEnum):
@@ -86,6 +89,7 @@ class EventKind(enum.StrEnum):
     rename = "rename"
     archive = "archive"
     restore = "restore"
+    cancel = "cancel"  # a waiting (or, by an admin, running) suggestion stopped
 
 
 def _enum(enum_class, name, length=16):

@@ -19,8 +19,10 @@ from ..forms import (
     SuggestionForm,
     TryAnotherForm,
 )
+from ..jobs.queue import queue_position
 from ..models import COMMENT_MAX, Role, UserStatus
 from ..numbers import query_int
+from ..services import quota
 from ..services.review import available_actions
 from ..services.timeline import timeline_page
 from ..services.users import approved_editors
@@ -71,6 +73,8 @@ def edit_form_for(document):
 def saved_message(revision):
     if revision is None:
         return "Saved. The body did not change, so no new suggestion was requested."
+    if quota.is_held(revision.autodoc):
+        return f"Saved revision {revision.number}. {quota.message()}"
     if not revision.autodoc.is_pending:
         return (
             f"Saved revision {revision.number}: renamed; the body did not change, "
@@ -90,12 +94,15 @@ def body_view(revision):
     }
 
 
-def render_document_page(document, form, status=200, comment_form=None):
+def render_document_page(
+    document, form, status=200, comment_form=None, try_another_form=None, refusal=None
+):
     """The document, its suggestion, review, timeline and revisions.
 
     `form` is the edit form (None: a fresh one is not needed, the page was
     refused for another form); `comment_form` a refused comment, shown with
-    its errors and text."""
+    its errors and text; `try_another_form` a refused "try another", its
+    choices kept, with `refusal` saying why next to it."""
     latest = document.latest_revision
     if form is None:
         form = edit_form_for(document)
@@ -110,13 +117,17 @@ def render_document_page(document, form, status=200, comment_form=None):
         "comment_form": comment_form
         or CommentForm(data={"base_revision": latest.number}),
         # The kind last asked for stays chosen.
-        "try_another_form": TryAnotherForm(
+        "try_another_form": try_another_form
+        or TryAnotherForm(
             data={
                 "base_revision": latest.number,
                 "mode": latest.autodoc.mode,
                 "length": latest.autodoc.length,
             }
         ),
+        "refusal": refusal,
+        "queue_position": queue_position(latest.autodoc),
+        "quota_message": quota.message(),
         "actions": available_actions(document, current_user),
         "editor_rejected": document.editor.status != UserStatus.approved,
         "authors": _suggestion_models(document),
@@ -209,10 +220,20 @@ def status_payload(document):
         "review_state": document.review_state.value,
         "archived": document.is_archived,
         "machine_share": round(view["share"], 4),
+        # 1 for the job that runs next; None unless waiting (jobs.queue).
+        "queue_position": queue_position(autodoc),
         "queued_at": isoformat(autodoc.queued_at),
         "started_at": isoformat(autodoc.started_at),
         "finished_at": isoformat(autodoc.finished_at),
     }
+
+
+def ordinal(number):
+    """1st, 2nd, 3rd, 4th, 11th, 12th, 13th, 21st, 22nd, 101st..."""
+    suffix = {1: "st", 2: "nd", 3: "rd"}.get(number % 10, "th")
+    if number % 100 in (11, 12, 13):
+        suffix = "th"
+    return f"{number}{suffix}"
 
 
 def isoformat(moment):

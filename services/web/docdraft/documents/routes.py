@@ -22,7 +22,7 @@ from flask_login import current_user
 
 from .. import words
 from ..access import deny, get_document_for, guard_blueprint
-from ..extensions import limiter
+from ..extensions import db, limiter
 from ..forms import (
     AcceptForm,
     ActionForm,
@@ -34,11 +34,14 @@ from ..forms import (
 from ..models import Role
 from ..numbers import query_int
 from ..services import review, suggestions
+from ..services.cancel import NotCancellable, cancel_waiting
 from ..services.guard import Conflict, WrongActor
+from ..services.quota import QuotaExceeded
 from . import bp
 from .listing import summary_payload
 from .pages import (
     document_url,
+    ordinal,
     render_conflict,
     render_document_page,
     render_revision_page,
@@ -55,9 +58,22 @@ def waiting_for_me():
     return {"waiting_count": lambda: review.waiting_count(current_user)}
 
 
+bp.add_app_template_filter(ordinal)
+
+
 @bp.app_errorhandler(Conflict)
 def conflict(error):
     return render_conflict(error)
+
+
+@bp.app_errorhandler(QuotaExceeded)
+def quota_exceeded(error):
+    """429: the document page, saying why, the choices made kept in the form."""
+    form = TryAnotherForm() if request.endpoint == "documents.suggest" else None
+    db.session.refresh(error.document)
+    return render_document_page(
+        error.document, None, 429, try_another_form=form, refusal=error.message
+    )
 
 
 def _valid(form):
@@ -140,6 +156,33 @@ def suggest(document_id):
         form.length.data,
     )
     flash("Another suggestion is being written.")
+    return redirect(document_url(document) + "#latest")
+
+
+@bp.post("/documents/<int:document_id>/ask-again")
+def ask_again(document_id):
+    """Queue again a cancelled suggestion (one the quota held back, say)."""
+    document = get_document_for(current_user, document_id)
+    form = _valid(SuggestionForm())
+    suggestions.ask_again(
+        document, current_user, form.base_revision.data, form.suggestion_id.data
+    )
+    flash("The suggestion is being written.")
+    return redirect(document_url(document) + "#latest")
+
+
+@bp.post("/documents/<int:document_id>/cancel")
+def cancel(document_id):
+    """Cancel a waiting suggestion of this document (its sponsor or editor)."""
+    document = get_document_for(current_user, document_id)
+    form = _valid(SuggestionForm())
+    try:
+        cancel_waiting(document, current_user, form.suggestion_id.data)
+        flash("Suggestion cancelled. You can ask for it again.")
+    except LookupError:
+        abort(404)
+    except NotCancellable as refused:
+        flash(str(refused))
     return redirect(document_url(document) + "#latest")
 
 

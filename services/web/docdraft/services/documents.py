@@ -22,6 +22,7 @@ from ..models import (
     utcnow,
 )
 from .guard import advance
+from .quota import hold_if_over
 from .revisions import add_revision, commit_and_enqueue, copy_suggestion, new_suggestion
 from .timeline import record
 
@@ -43,7 +44,8 @@ def approved_editor(editor_id):
 
 
 def create_document(sponsor, name, body, editor_id, length="medium", form_key=None):
-    """Create a document with revision 1 and queue its suggestion.
+    """Create a document with revision 1 and queue its suggestion (held back
+    past the sponsor's quota, see `quota`).
 
     `form_key` is the create form's one-time key: a second post of the same
     key (a double click) returns the document the first one made.
@@ -68,6 +70,7 @@ def create_document(sponsor, name, body, editor_id, length="medium", form_key=No
         return _created_with(sponsor, form_key)
     revision = add_revision(document, sponsor, spans=[], length=length)
     record(document, sponsor, EventKind.revision, revision_number=1)
+    hold_if_over(document, revision)
     commit_and_enqueue(revision)
     log.info("document=%s created by user=%s", document.id, sponsor.id)
     return document
@@ -89,7 +92,8 @@ def save_document(
     """Save an edit made on `base_revision`; a changed body makes a new revision.
 
     Returns the new revision (a rename alone makes one, keeping the
-    suggestion), or None when neither the body nor the name changed.
+    suggestion), or None when neither the body nor the name changed. Past
+    the sponsor's quota the revision is saved and its suggestion held back.
     `editor_id` (sponsors only) reassigns the document. Raises Conflict when
     the document moved on or is locked, InvalidEditor for a bad editor.
     """
@@ -126,6 +130,7 @@ def save_document(
         )
     if editor is not None:
         _reassign(document, author, editor)
+    hold_if_over(document, revision)
     commit_and_enqueue(revision)
     return revision
 

@@ -1,5 +1,6 @@
 """The suggestions of a document's latest revision: accept (all or the first
-words), dismiss, ask for another, retry a failed one.
+words), dismiss, ask for another, ask again for a cancelled one, retry a
+failed one.
 
 Accept and dismiss act only on the suggestion the page showed, so nobody acts
 on text they have not seen; every change passes `guard.advance`.
@@ -13,6 +14,7 @@ from ..extensions import db
 from ..jobs import dispatch
 from ..models import DOCUMENT_BODY_MAX, Autodoc, EventKind, JobStatus, utcnow
 from .guard import Conflict, advance, ensure_open
+from .quota import QuotaExceeded, hold_if_over, limit, over_quota
 from .revisions import (
     NO_ROOM,
     add_revision,
@@ -55,6 +57,7 @@ def accept_suggestion(document, user, base_revision, suggestion_id, count=None):
         words=count,
         of_words=total,
     )
+    hold_if_over(document, new_revision)
     commit_and_enqueue(new_revision)
     return new_revision
 
@@ -140,23 +143,12 @@ def request_suggestion(document, user, base_revision, mode, length):
     The revision keeps its earlier suggestions; the new one is shown once
     written. Raises Conflict when `base_revision` is not the latest revision,
     the document is locked, or a suggestion for it is still being written
-    (the partial unique index settles two requests racing).
+    (the partial unique index settles two requests racing); QuotaExceeded
+    when the document's sponsor has the most waiting suggestions allowed.
     """
     ensure_open(document, base_revision)
-    revision = document.latest_revision
-    if revision.number != base_revision:
-        raise Conflict(
-            f"Only the latest revision ({revision.number}) can get another "
-            f"suggestion; your page showed revision {base_revision}.",
-            document,
-            base_revision,
-        )
-    busy = Conflict(
-        f"A suggestion for revision {revision.number} is still being written; "
-        "wait for it before asking for another.",
-        document,
-        base_revision,
-    )
+    revision = _latest_revision(document, base_revision, "get another suggestion")
+    busy = _busy(document, base_revision, revision)
     if revision.autodoc.is_pending:
         raise busy
     suggestion = new_suggestion(document, mode, length)
@@ -166,6 +158,7 @@ def request_suggestion(document, user, base_revision, mode, length):
     except IntegrityError:
         db.session.rollback()
         raise busy from None
+    _refuse_over_quota(document)
     record(
         document,
         user,
@@ -178,6 +171,95 @@ def request_suggestion(document, user, base_revision, mode, length):
     if suggestion.is_pending:
         dispatch.enqueue([suggestion.id])
     return suggestion
+
+
+def ask_again(document, user, base_revision, suggestion_id):
+    """Queue again the cancelled suggestion the page showed (held back by the
+    quota, or cancelled by someone): the newest of the latest revision.
+
+    Raises Conflict when it is not that one or no longer cancelled, or the
+    document is locked; QuotaExceeded while the sponsor has the most waiting
+    suggestions allowed (nothing changes then).
+    """
+    ensure_open(document, base_revision)
+    revision = _latest_revision(document, base_revision, "ask again for its suggestion")
+    autodoc = revision.autodoc
+    if autodoc.id != suggestion_id or autodoc.status != JobStatus.cancelled:
+        raise Conflict(
+            "Only a cancelled suggestion can be asked for again, and only the "
+            f"newest of revision {revision.number}: this one is "
+            f"{autodoc.status.value}.",
+            document,
+            base_revision,
+        )
+    if length_for_room(autodoc.length, DOCUMENT_BODY_MAX - len(document.body)) is None:
+        raise Conflict(NO_ROOM, document, base_revision)
+    try:
+        requeued = db.session.execute(
+            update(Autodoc)
+            .where(Autodoc.id == autodoc.id, Autodoc.status == JobStatus.cancelled)
+            .values(status=JobStatus.queued, **_FRESH_JOB, queued_at=utcnow())
+        )
+    except IntegrityError:  # another suggestion of it was queued meanwhile
+        db.session.rollback()
+        raise _busy(document, base_revision, revision) from None
+    if requeued.rowcount != 1:
+        db.session.rollback()
+        raise Conflict("This suggestion was asked for again already.", document)
+    _refuse_over_quota(document)
+    record(
+        document,
+        user,
+        EventKind.suggestion,
+        revision_number=revision.number,
+        mode=autodoc.mode,
+        length=autodoc.length,
+        again=True,
+    )
+    db.session.commit()
+    dispatch.enqueue([autodoc.id])
+    return autodoc
+
+
+# What a job queued again starts from: a new series of attempts.
+_FRESH_JOB = {
+    "error": None,
+    "detail": None,
+    "attempts": 0,
+    "lease_owner": None,
+    "lease_expires_at": None,
+    "started_at": None,
+    "finished_at": None,
+}
+
+
+def _latest_revision(document, base_revision, verb):
+    """The latest revision, provided the page showed it, else Conflict."""
+    revision = document.latest_revision
+    if revision.number != base_revision:
+        raise Conflict(
+            f"Only the latest revision ({revision.number}) can {verb}; your "
+            f"page showed revision {base_revision}.",
+            document,
+            base_revision,
+        )
+    return revision
+
+
+def _busy(document, base_revision, revision):
+    return Conflict(
+        f"A suggestion for revision {revision.number} is still being written; "
+        "wait for it before asking for another.",
+        document,
+        base_revision,
+    )
+
+
+def _refuse_over_quota(document):
+    """Undo the transaction and raise QuotaExceeded past the sponsor's quota."""
+    if over_quota(document):
+        db.session.rollback()
+        raise QuotaExceeded(document, limit())
 
 
 def retry_generation(document):

@@ -16,7 +16,7 @@ from ..documents.pages import (
 from ..extensions import db
 from ..forms import ActionForm, NewDocumentForm, SponsorDocumentForm, form_status
 from ..models import Role
-from ..services import review
+from ..services import quota, review
 from ..services.documents import InvalidEditor, create_document, save_document
 from ..services.users import approved_editors
 from . import bp
@@ -38,7 +38,7 @@ def new_document():
             form, partial(create_document, form_key=form.form_key.data), current_user
         )
         if document is not None:
-            flash("Document created; the first suggestion is being written.")
+            flash(_created_message(document))
             return redirect(url_for("sponsor.document", document_id=document.id))
     return render_template("sponsor/new.html", form=form), form_status(form)
 
@@ -56,6 +56,12 @@ def document(document_id):
             flash(saved_message(revision))
             return redirect(url_for("sponsor.document", document_id=document.id))
     return render_document_page(document, form, form_status(form))
+
+
+def _created_message(document):
+    if quota.is_held(document.latest_revision.autodoc):
+        return f"Document created. {quota.message()}"
+    return "Document created; the first suggestion is being written."
 
 
 def _save(form, operation, *args):

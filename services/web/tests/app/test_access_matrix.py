@@ -95,6 +95,12 @@ MATRIX = {
         expect(403, anonymous=LOGIN, admin=302),
     ),
     ("GET", "/admin/audit"): ("/admin/audit", expect(403, anonymous=LOGIN, admin=200)),
+    ("GET", "/admin/jobs"): ("/admin/jobs", expect(403, anonymous=LOGIN, admin=200)),
+    # No job has id 0: for the admin, a job that is not there.
+    ("POST", "/admin/jobs/<int:autodoc_id>/cancel"): (
+        "/admin/jobs/0/cancel",
+        expect(403, anonymous=LOGIN, admin=404),
+    ),
     ("POST", "/admin/users/<int:user_id>/reject"): (
         "/admin/users/{target}/reject",
         expect(403, anonymous=LOGIN, admin=302),
@@ -150,6 +156,14 @@ MATRIX = {
     ),
     ("POST", "/documents/<int:document_id>/suggest"): (
         "/documents/{document}/suggest",
+        participants(400),
+    ),
+    ("POST", "/documents/<int:document_id>/cancel"): (
+        "/documents/{document}/cancel",
+        participants(400),
+    ),
+    ("POST", "/documents/<int:document_id>/ask-again"): (
+        "/documents/{document}/ask-again",
         participants(400),
     ),
     ("POST", "/documents/<int:document_id>/review"): (

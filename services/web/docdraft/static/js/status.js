@@ -30,6 +30,12 @@
   function part(name) { return section.querySelector('[data-field="' + name + '"]'); }
   function each(selector, action) { Array.prototype.forEach.call(section.querySelectorAll(selector), action); }
   function pending(status) { return status === "queued" || status === "running"; }
+  // 1st, 2nd, 3rd, 4th, 11th, 12th, 13th, 21st: pages.ordinal's words.
+  function ordinal(number) {
+    var suffix = { 1: "st", 2: "nd", 3: "rd" }[number % 10] || "th";
+    if ([11, 12, 13].indexOf(number % 100) !== -1) { suffix = "th"; }
+    return number + suffix;
+  }
 
   // --- The suggestion card and "accept up to here" -----------------------
   // The one place that writes the card. A done, usable suggestion is split
@@ -196,6 +202,20 @@
     copy.querySelector('[data-field="newer-copy-number"]').textContent = String(number);
   }
 
+  // Its place in line while it waits; cancel, or ask again once cancelled.
+  function showQueue(data) {
+    var position = part("position");
+    position.hidden = data.queue_position === null || data.queue_position === undefined;
+    position.textContent = position.hidden ? "" : ordinal(data.queue_position) + " in line";
+    each('[data-field="job-id"]', function (input) { input.value = String(data.suggestion_id); });
+    part("cancel").hidden = data.status !== "queued";
+    var cancelled = part("cancelled");
+    cancelled.hidden = data.status !== "cancelled";
+    cancelled.textContent = cancelled.getAttribute(
+      data.detail === "quota" ? "data-quota-message" : "data-cancelled-message");
+    part("ask-again").hidden = data.status !== "cancelled" || locked;
+  }
+
   function show(data) {
     if (data.revision !== pageRevision) {
       // Never show another revision's suggestion under this revision's body.
@@ -213,7 +233,10 @@
     part("working").hidden = !pending(data.status);
     part("working").textContent = data.detail === "compiling"
       ? "The model is being prepared for a prompt of this length (once, up to a minute); then the suggestion is written."
-      : "The server is writing the suggestion; this page updates by itself.";
+      : data.status === "queued"
+        ? "Waiting for a free worker; this page updates by itself."
+        : "The server is writing the suggestion; this page updates by itself.";
+    showQueue(data);
     var another = part("try-another");
     if (another) { another.hidden = pending(data.status) || locked; }
     part("about").textContent = about(data);
