@@ -205,6 +205,12 @@ def main():
         "running_at_save": sum(s <= queued < f for _, s, f in times.values()),
     }
     admitted, admission_max = admission(list(times.values()), rows)
+    print(  # what prod-local measured, in case the bench does not finish
+        f"throughput: {per_document:.2f} s/document; second sponsor {second};"
+        f" admission {admitted} documents, max {admission_max} s; bench next",
+        file=sys.stderr,
+        flush=True,
+    )
     figures = bench(os.environ.get("THROUGHPUT_BENCH_MODEL", "124m"))
     result = {
         "commit": subprocess.run(
