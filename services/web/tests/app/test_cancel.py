@@ -11,7 +11,7 @@ from docdraft.extensions import db
 from docdraft.jobs.runner import claim, renew
 from docdraft.models import AuditEvent, Autodoc, JobStatus, Revision, Role, User
 
-from .conftest import csrf_token
+from .conftest import PASSWORD, csrf_token, needs_chromium
 
 
 @pytest.fixture
@@ -232,3 +232,33 @@ def test_try_another_after_a_cancel_queues_a_new_suggestion(app, editor, waiting
     assert response.status_code == 302
     job = job_of(app, document_id)
     assert job.id != job_id and job.status == JobStatus.queued
+
+
+@needs_chromium
+def test_the_page_follows_its_place_in_line_and_its_cancel(
+    app, live_server, page, sponsor, editor, create_document
+):
+    first = create_document(sponsor, editor.user_id, name="First")
+    second = create_document(sponsor, editor.user_id, name="Second")
+    with app.app_context():
+        email = db.session.get(User, sponsor.user_id).email
+    page.goto(f"{live_server}/login")
+    page.fill("#email", email)
+    page.fill("#password", PASSWORD)
+    with page.expect_navigation():
+        page.click("button[type=submit]")
+    page.goto(f"{live_server}/sponsor/documents/{second}")
+    position = page.locator('#latest [data-field="position"]')
+    assert position.text_content() == "2nd in line"
+    cancel(sponsor, first)  # elsewhere: the page learns it by polling
+    position.filter(has_text="1st in line").wait_for(timeout=20_000)
+    cancel(sponsor, second)
+    notice = page.locator('#latest [data-field="cancelled"]')
+    notice.wait_for(state="visible", timeout=20_000)
+    assert notice.text_content() == (
+        "This suggestion was cancelled before it was written."
+    )
+    assert position.is_hidden()
+    assert page.locator('#latest [data-field="ask-again"]').is_visible()
+    assert page.locator('#latest [data-field="cancel"]').is_hidden()
+    assert page.csp_errors == []
