@@ -73,6 +73,8 @@ def test_the_sponsor_cancels_a_waiting_suggestion(app, sponsor, waiting):
     assert "cancelled the waiting suggestion of revision 1" in timeline(
         sponsor, document_id
     )
+    metrics = sponsor.get("/metrics").get_data(as_text=True)
+    assert 'docdraft_jobs{state="cancelled"} 1.0' in metrics
     assert audit_rows(app) == [
         (
             sponsor.user_id,
