@@ -24,6 +24,12 @@ no score is built for the positions not yet filled.  An earlier version
 scored every slot and kept the one `origin` names, with a one-hot product
 (a step at 5 and 20 rows: 63 and 104 ms on an AVX2 EPYC, now 52 and 88).
 
+`step`, the new position decoded, is one for every row (a batch that
+started together) or one per row (a continuous batch, whose rows joined at
+different times: continuous.py).  Per row, the writes are scatters and the
+attention masks each row's own future; the chunks read are those the
+furthest row has filled.
+
 Everything else is the model's own layers, called the way TFGPT2MainLayer
 calls them (their weight matrices in the layout XLA multiplies fastest on
 this CPU: layout.py), so the logits differ from transformers' only in the
@@ -109,18 +115,21 @@ def follow_beams(cache: BeamCache, parents) -> BeamCache:
 
 
 def decode_step(model, tokens, step, prompt: PromptCache, cache: BeamCache):
-    """tokens [batch, beams] at new position `step` -> (logits [batch*beams,
-    vocab], the cache with this step's keys and values written)."""
+    """tokens [batch, beams] at new position `step` (a scalar, or [batch]: one
+    per row) -> (logits [batch*beams, vocab], the cache with this step's keys
+    and values written)."""
     transformer = model.transformer
     batch_size, beams = tf.shape(tokens)[0], tokens.shape[1]
     heads = model.config.n_head
     size = model.config.n_embd // heads
+    step = tf.convert_to_tensor(step, tf.int32)
+    write = _row_writer(step, batch_size)
 
     # This step's token sits in its own beam's slot.
     here = tf.broadcast_to(tf.range(beams)[None, :, None], (batch_size, beams, 1))
-    origin = dynamic_update_slice(cache.origin, here, [0, 0, step])
+    origin = _write_origin(cache.origin, here, step)
 
-    positions = prompt.lengths[:, None] + step
+    positions = prompt.lengths[:, None] + (step[:, None] if step.shape.rank else step)
     flat_tokens = tf.reshape(tokens, (-1,))
     flat_positions = tf.reshape(tf.broadcast_to(positions, tf.shape(tokens)), (-1,))
     x = transformer.wte(flat_tokens) + transformer.wpe(flat_positions)
@@ -130,9 +139,8 @@ def decode_step(model, tokens, step, prompt: PromptCache, cache: BeamCache):
         attn = block.attn
         qkv = layout.linear(_norm(block.ln_1, x), attn.c_attn)
         q, k, v = tf.split(qkv, 3, axis=1)  # [batch*beams, heads*size]: a row per beam
-        start = [0, step, 0, 0]
-        keys.append(dynamic_update_slice(cache.keys[i], _by_slot(k, beams), start))
-        values.append(dynamic_update_slice(cache.values[i], _by_slot(v, beams), start))
+        keys.append(write(cache.keys[i], _by_slot(k, beams)))
+        values.append(write(cache.values[i], _by_slot(v, beams)))
         context = _attend(
             tf.reshape(q, (batch_size, beams, heads, size)),
             prompt.keys[i],
@@ -149,6 +157,26 @@ def decode_step(model, tokens, step, prompt: PromptCache, cache: BeamCache):
         x = x + layout.linear(hidden, mlp.c_proj)
     logits = layout.head(model, _norm(transformer.ln_f, x))
     return logits, BeamCache(keys=keys, values=values, origin=origin)
+
+
+def _row_writer(step, batch_size):
+    """A function writing one step's entry [batch, 1, ...] into a cache
+    [batch, new, ...] at `step`: one slice for a shared step, a scatter of
+    one row each for per-row steps."""
+    if not step.shape.rank:
+        return lambda cache, entry: dynamic_update_slice(
+            cache, entry, [0, step] + [0] * (len(entry.shape) - 2)
+        )
+    where = tf.stack([tf.range(batch_size), step], axis=-1)
+    return lambda cache, entry: tf.tensor_scatter_nd_update(cache, where, entry[:, 0])
+
+
+def _write_origin(origin, here, step):
+    """`origin` [batch, beams, new] with `here` [batch, beams, 1] at `step`."""
+    if not step.shape.rank:
+        return dynamic_update_slice(origin, here, [0, 0, step])
+    at = tf.one_hot(step, tf.shape(origin)[2], on_value=True, off_value=False)
+    return tf.where(at[:, None, :], here, origin)
 
 
 def _by_slot(rows, beams):
@@ -183,9 +211,12 @@ def _attend(q, prompt_keys, prompt_values, prompt_mask, keys, values, origin, st
         # [batch, CHUNK, beams]: the slot of each beam's token at each position
         slots = tf.transpose(_chunk(origin, 2, index), (0, 2, 1))
         scores = tf.reduce_sum(per_position * beam_rows(keys, slots, index), axis=-1)
-        future = index * CHUNK + tf.range(CHUNK) > step
-        scores = tf.transpose(scores, (0, 3, 2, 1)) * scale
-        scores += tf.where(future, _MASKED, 0.0)
+        future = tf.where(
+            index * CHUNK + tf.range(CHUNK) > step[..., None], _MASKED, 0.0
+        )
+        if step.shape.rank:  # per row: [batch, 1, 1, CHUNK]
+            future = future[:, None, None, :]
+        scores = tf.transpose(scores, (0, 3, 2, 1)) * scale + future
         new_top = tf.maximum(top, tf.reduce_max(scores, axis=-1, keepdims=True))
         rescale = tf.exp(top - new_top)
         weights = tf.exp(scores - new_top)
@@ -195,7 +226,8 @@ def _attend(q, prompt_keys, prompt_values, prompt_mask, keys, values, origin, st
         )
         return index + 1, new_top, total, context * rescale + chunk_context
 
-    chunks = step // CHUNK + 1  # the chunks that hold a token so far
+    # The chunks that hold a token so far (the furthest row's).
+    chunks = tf.reduce_max(step) // CHUNK + 1
     _, _, total, context = tf.while_loop(
         lambda index, *_: index < chunks, add_chunk, (0, top, total, context)
     )

@@ -10,6 +10,7 @@ import time
 import numpy as np
 
 from . import layout, loading
+from .chunked import ChunkProgram
 from .eager import strip_after_eos
 from .interface import TextGenerator
 from .program import Program
@@ -63,6 +64,7 @@ class Generator(TextGenerator):
         self.n_positions = int(model.config.n_positions)
         self._check_settings_fit()
         self._programs: dict[str, Program] = {}  # by mode
+        self._chunk_programs: dict[str, ChunkProgram] = {}  # by mode
         self._lock = threading.Lock()  # one trace per program, even with threads
         self._warming: threading.Thread | None = None  # warmup(background=True)
 
@@ -99,16 +101,43 @@ class Generator(TextGenerator):
         1): eight waiting prompts run as two compiled batches of 4 rather
         than wait for 8 to compile.
         """
-        if bucket > BATCHED_BUCKET_LIMIT:
-            return (1,)
-        sizes = self.batch_sizes
-        if bucket > LARGE_BATCH_BUCKET_LIMIT:
-            sizes = tuple(size for size in sizes if size <= 4)
+        sizes = self.continuous_batch_sizes(bucket)
         if self.warming():
             return tuple(
                 size for size in sizes if size == 1 or self.is_compiled(bucket, size)
             )
         return sizes
+
+    def continuous_batch_sizes(self, bucket: int) -> tuple[int, ...]:
+        """The batch sizes prompts of `bucket` may run in (memory bounds),
+        compiled or not: a running batch compiles what it needs."""
+        if bucket > BATCHED_BUCKET_LIMIT:
+            return (1,)
+        sizes = self.batch_sizes
+        if bucket > LARGE_BATCH_BUCKET_LIMIT:
+            sizes = tuple(size for size in sizes if size <= 4)
+        return sizes
+
+    def running_batch(self, rows: int = 8, chunk_steps: int | None = None):
+        """A ContinuousBatch (continuous.py): requests join a running search
+        between chunks of `chunk_steps` tokens and leave as soon as they end."""
+        from .continuous import DEFAULT_CHUNK_STEPS, ContinuousBatch
+
+        return ContinuousBatch(self, rows, chunk_steps or DEFAULT_CHUNK_STEPS)
+
+    def chunk_program(self, mode: str = "beam") -> ChunkProgram:
+        """The (cached) running-batch programs of one mode (chunked.py)."""
+        with self._lock:
+            if mode not in self._chunk_programs:
+                self._chunk_programs[mode] = ChunkProgram(
+                    self.model,
+                    self.settings,
+                    mode,
+                    self.n_positions,
+                    self.eos_id,
+                    self.jit,
+                )
+        return self._chunk_programs[mode]
 
     def program(self, mode: str = "beam") -> Program:
         """The (cached) program of one mode, for every batch size and bucket."""

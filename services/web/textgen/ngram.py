@@ -9,6 +9,8 @@ ban (-inf), scattered onto the vocabulary.
 It also knows where each row really starts (`starts`), so that left padding
 is never mistaken for text: a padded prompt then bans exactly what the
 unpadded prompt would, which is what keeps batched output equal to unbatched.
+`cur_len` is one length for every row, or one per row ([rows]: rows of a
+continuous batch stand at different lengths).
 """
 
 from __future__ import annotations
@@ -42,10 +44,11 @@ class XLANoRepeatNGramLogitsProcessor(TFLogitsProcessor):
         length = tf.shape(input_ids)[1]  # the padded maximum length
         n_windows = length - context
         positions = tf.range(n_windows)
+        cur_len = tf.broadcast_to(cur_len, tf.shape(input_ids)[:1])[:, None]
         # Suffix = the last `context` tokens before cur_len (clipped when too
         # short; such rows have no valid window anyway, see `valid` below).
-        suffix_index = tf.maximum(cur_len - context + tf.range(context), 0)
-        suffix = tf.gather(input_ids, suffix_index, axis=1)
+        suffix_index = tf.maximum(cur_len - context + tf.range(context)[None, :], 0)
+        suffix = tf.gather(input_ids, suffix_index, batch_dims=1)
         match = tf.ones_like(input_ids[:, :n_windows], dtype=tf.bool)
         for k in range(context):
             match &= tf.equal(input_ids[:, k : k + n_windows], suffix[:, k : k + 1])

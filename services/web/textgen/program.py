@@ -69,7 +69,10 @@ logging.getLogger("tensorflow").addFilter(_SkipRetracingWarning())
 
 
 class MinLengthProcessor(TFLogitsProcessor):
-    """No EOS before `min_len` (a tensor: the prompt bucket plus the minimum)."""
+    """No EOS before `min_len` (a tensor: the prompt bucket plus the minimum).
+
+    `min_len` and `cur_len` are scalars or one per row ([rows]).
+    """
 
     def __init__(self, min_len: tf.Tensor, eos_id: int):
         self.min_len = min_len
@@ -77,7 +80,8 @@ class MinLengthProcessor(TFLogitsProcessor):
 
     def __call__(self, input_ids, scores, cur_len):
         is_eos = tf.range(tf.shape(scores)[-1]) == self.eos_id
-        ban = is_eos[None, :] & (cur_len < self.min_len)
+        short = tf.reshape(cur_len < self.min_len, (-1, 1))  # [rows or 1, 1]
+        ban = is_eos[None, :] & short
         return tf.where(ban, tf.cast(float("-inf"), scores.dtype), scores)
 
 
@@ -104,6 +108,27 @@ class TopPLogitsWarper(TFLogitsProcessor):
         return tf.scatter_nd(
             tf.stack([rows, topk_indices], axis=-1), kept, tf.shape(scores)
         )
+
+
+def logits_processors(settings: GenerationSettings, eos_id: int, min_len, starts):
+    """No EOS before `min_len`, no repeated n-gram after each row's start
+    (`starts` [rows]; `min_len` one for all rows or [rows])."""
+    processors = TFLogitsProcessorList([MinLengthProcessor(min_len, eos_id)])
+    if settings.no_repeat_ngram_size:
+        processors.append(
+            XLANoRepeatNGramLogitsProcessor(settings.no_repeat_ngram_size, starts)
+        )
+    return processors
+
+
+def sample_warpers(settings: GenerationSettings) -> TFLogitsProcessorList:
+    """Sample mode's temperature and nucleus (top-p) warpers."""
+    return TFLogitsProcessorList(
+        [
+            TFTemperatureLogitsWarper(settings.temperature),
+            TopPLogitsWarper(settings.top_p),
+        ]
+    )
 
 
 class Program:
@@ -150,16 +175,12 @@ class Program:
     def _processors(self, attention_mask, min_new_tokens, rows_per_prompt):
         """Built inside the trace, so the row starts are graph tensors."""
         bucket = tf.shape(attention_mask)[1]
-        processors = TFLogitsProcessorList(
-            [MinLengthProcessor(bucket + min_new_tokens, self.eos_id)]
+        starts = bucket - tf.reduce_sum(attention_mask, axis=1)
+        # Beam search flattens [batch, beams] rows batch-major.
+        starts = tf.repeat(starts, rows_per_prompt)
+        return logits_processors(
+            self.settings, self.eos_id, bucket + min_new_tokens, starts
         )
-        size = self.settings.no_repeat_ngram_size
-        if size:
-            starts = bucket - tf.reduce_sum(attention_mask, axis=1)
-            # Beam search flattens [batch, beams] rows batch-major.
-            starts = tf.repeat(starts, rows_per_prompt)
-            processors.append(XLANoRepeatNGramLogitsProcessor(size, starts))
-        return processors
 
     def _generate(self, input_ids, attention_mask, new_tokens, min_new_tokens, seeds):
         settings = self.settings
@@ -172,12 +193,7 @@ class Program:
             eos_id=self.eos_id,
         )
         if self.mode == "sample":
-            warpers = TFLogitsProcessorList(
-                [
-                    TFTemperatureLogitsWarper(settings.temperature),
-                    TopPLogitsWarper(settings.top_p),
-                ]
-            )
+            warpers = sample_warpers(settings)
             return sample_search(
                 self.model,
                 input_ids,

@@ -27,11 +27,170 @@ what else was in the batch, so a recorded seed reproduces a suggestion.
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import tensorflow as tf
 
 from . import decode
 
 _NEG = -1.0e9
+
+
+class BeamRows(NamedTuple):
+    """The search's own state per document (the cache aside)."""
+
+    running_sequences: tf.Tensor  # [batch, beams, capacity]
+    running_scores: tf.Tensor  # [batch, beams]
+    sequences: tf.Tensor  # [batch, beams, capacity]: finished hypotheses
+    scores: tf.Tensor  # [batch, beams]
+    finished: tf.Tensor  # [batch, beams]
+
+
+def beam_start(input_ids, num_beams: int, capacity, eos_id: int) -> BeamRows:
+    """The rows before the first token: one live beam per document."""
+    batch_size = tf.shape(input_ids)[0]
+    prompt_len = tf.shape(input_ids)[1]
+    expanded = tf.broadcast_to(input_ids[:, None], (batch_size, num_beams, prompt_len))
+    return BeamRows(
+        running_sequences=tf.concat(
+            [
+                expanded,
+                tf.fill((batch_size, num_beams, capacity - prompt_len), eos_id),
+            ],
+            axis=-1,
+        ),
+        running_scores=tf.tile(
+            tf.constant([[0.0] + [_NEG] * (num_beams - 1)]), [batch_size, 1]
+        ),
+        sequences=tf.fill((batch_size, num_beams, capacity), eos_id),
+        scores=tf.fill((batch_size, num_beams), _NEG),
+        finished=tf.zeros((batch_size, num_beams), dtype=tf.bool),
+    )
+
+
+def beam_select(
+    model,
+    processors,
+    eos_id: int,
+    early_stopping: bool,
+    prompt_len,
+    cur_len,
+    rows,
+    logits,
+):
+    """One token for every row: (the rows after it, the parent beam of each
+    kept beam [batch, beams]).  `cur_len` [batch] is each row's length (the
+    position the token is written at), `logits` [batch * beams, vocab]."""
+    batch_size, num_beams = tf.shape(rows.scores)[0], rows.scores.shape[1]
+
+    def flat(tensor):  # [batch, beams, ...] -> [batch * beams, ...]
+        return tf.reshape(tensor, tf.concat([[-1], tf.shape(tensor)[2:]], axis=0))
+
+    def unflat(tensor):  # [batch * beams, ...] -> [batch, beams, ...]
+        return tf.reshape(
+            tensor, tf.concat([[-1, num_beams], tf.shape(tensor)[1:]], axis=0)
+        )
+
+    log_probs = tf.nn.log_softmax(unflat(logits))
+    log_probs = processors(
+        flat(rows.running_sequences), flat(log_probs), tf.repeat(cur_len, num_beams)
+    )
+    log_probs = unflat(log_probs) + tf.expand_dims(rows.running_scores, axis=2)
+    vocab_size = log_probs.shape[2]
+    log_probs = tf.reshape(log_probs, (batch_size, num_beams * vocab_size))
+
+    # The top 2k candidates, so that k stay running even if k just ended.
+    beams_to_keep = 2 * num_beams
+    topk_log_probs, topk_indices = tf.math.top_k(log_probs, k=beams_to_keep)
+    topk_current_beam_indices = topk_indices // vocab_size
+    topk_running_sequences = model._gather_beams(
+        rows.running_sequences, topk_current_beam_indices
+    )
+    topk_ids = topk_indices % vocab_size
+    indices_batch = tf.repeat(tf.range(batch_size), beams_to_keep)
+    indices_beam = tf.tile(tf.range(beams_to_keep), [batch_size])
+    # A row at the end of the buffer (only ever a frozen one: continuous.py)
+    # writes its last position again, not past the end.
+    at = tf.minimum(cur_len, tf.shape(rows.running_sequences)[2] - 1)
+    update_indices = tf.stack(
+        [indices_batch, indices_beam, tf.repeat(at, beams_to_keep)], axis=-1
+    )
+    topk_sequences = tf.tensor_scatter_nd_update(
+        topk_running_sequences,
+        update_indices,
+        tf.reshape(topk_ids, [batch_size * beams_to_keep]),
+    )
+
+    eos_in_next_token = tf.equal(topk_ids, eos_id)
+    did_topk_just_finished = eos_in_next_token & tf.broadcast_to(
+        tf.concat(
+            (tf.ones(num_beams, dtype=tf.bool), tf.zeros(num_beams, dtype=tf.bool)),
+            axis=0,
+        ),
+        tf.shape(eos_in_next_token),
+    )
+    running_topk_log_probs = (
+        topk_log_probs + tf.cast(eos_in_next_token, tf.float32) * _NEG
+    )
+    next_topk_indices = tf.math.top_k(running_topk_log_probs, k=num_beams)[1]
+    next_running_sequences, next_running_scores = model._gather_beams(
+        [topk_sequences, running_topk_log_probs], next_topk_indices
+    )
+
+    # Length penalty 1.0: a finished beam scores its mean log-probability.
+    new_len = tf.cast(cur_len + 1 - prompt_len, tf.float32)[:, None]
+    topk_log_probs = topk_log_probs / new_len
+    beams_in_batch_are_full = (
+        tf.broadcast_to(
+            tf.math.reduce_all(rows.finished, axis=-1, keepdims=True),
+            tf.shape(did_topk_just_finished),
+        )
+        & early_stopping
+    )
+    add_penalty = ~did_topk_just_finished | beams_in_batch_are_full
+    topk_log_probs += tf.cast(add_penalty, tf.float32) * _NEG
+
+    merged_sequences = tf.concat([rows.sequences, topk_sequences], axis=1)
+    merged_scores = tf.concat([rows.scores, topk_log_probs], axis=1)
+    merged_finished = tf.concat([rows.finished, did_topk_just_finished], axis=1)
+    topk_merged_indices = tf.math.top_k(merged_scores, k=num_beams)[1]
+    next_sequences, next_scores, next_finished = model._gather_beams(
+        [merged_sequences, merged_scores, merged_finished], topk_merged_indices
+    )
+    # Each surviving beam follows its parent: only the table of which
+    # slot holds which step's keys and values is gathered (decode.py).
+    parents = model._gather_beams(topk_current_beam_indices, next_topk_indices)
+    rows = BeamRows(
+        next_running_sequences,
+        next_running_scores,
+        next_sequences,
+        next_scores,
+        next_finished,
+    )
+    return rows, parents
+
+
+def beam_open(rows: BeamRows, cur_len, stop_len, prompt_len, early_stopping: bool):
+    """[batch] bool: the rows whose search goes on (the loop's condition, per row)."""
+    best_running_score = (
+        rows.running_scores[:, :1] / tf.cast(cur_len - prompt_len, tf.float32)[:, None]
+    )
+    worst_finished_score = tf.where(
+        rows.finished, tf.math.reduce_min(rows.scores, axis=1, keepdims=True), _NEG
+    )
+    improvement_still_possible = tf.math.reduce_any(
+        best_running_score > worst_finished_score, axis=1
+    )
+    still_open_beam = ~(tf.math.reduce_all(rows.finished, axis=1) & early_stopping)
+    return (cur_len < stop_len) & still_open_beam & improvement_still_possible
+
+
+def beam_best(rows: BeamRows):
+    """[batch, capacity]: the best finished beam, or the best running one of a
+    row with none finished."""
+    any_finished = tf.math.reduce_any(rows.finished, axis=1)
+    best = tf.where(any_finished[:, None, None], rows.sequences, rows.running_sequences)
+    return best[:, 0]
 
 
 def beam_search(
@@ -49,164 +208,93 @@ def beam_search(
     """[batch, capacity] ids: the best beam per row, prompt included, EOS-padded."""
     batch_size = tf.shape(input_ids)[0]
     prompt_len = tf.shape(input_ids)[1]
-
-    def flat(tensor):  # [batch, beams, ...] -> [batch * beams, ...]
-        return tf.reshape(tensor, tf.concat([[-1], tf.shape(tensor)[2:]], axis=0))
-
-    def unflat(tensor):  # [batch * beams, ...] -> [batch, beams, ...]
-        return tf.reshape(
-            tensor, tf.concat([[-1, num_beams], tf.shape(tensor)[1:]], axis=0)
-        )
-
-    expanded = tf.broadcast_to(input_ids[:, None], (batch_size, num_beams, prompt_len))
-    running_sequences = tf.concat(
-        [
-            expanded,
-            tf.fill((batch_size, num_beams, capacity - prompt_len), eos_id),
-        ],
-        axis=-1,
-    )
-    sequences = tf.fill((batch_size, num_beams, capacity), eos_id)
-    is_sent_finished = tf.zeros((batch_size, num_beams), dtype=tf.bool)
-    running_scores = tf.tile(
-        tf.constant([[0.0] + [_NEG] * (num_beams - 1)]), [batch_size, 1]
-    )
-    scores = tf.fill((batch_size, num_beams), _NEG)
     prompt_logits, prompt = decode.prompt_pass(model, input_ids, attention_mask)
     new_len = capacity - prompt_len
 
-    def cond(
-        cur_len, running_sequences, running_scores, sequences, scores, finished, cache
-    ):
+    def cond(cur_len, rows, cache):
         not_max_length_yet = cur_len < stop_len
-        best_running_score = running_scores[:, :1] / tf.cast(
+        best_running_score = rows.running_scores[:, :1] / tf.cast(
             cur_len - prompt_len, tf.float32
         )
         worst_finished_score = tf.where(
-            finished, tf.math.reduce_min(scores, axis=1, keepdims=True), _NEG
+            rows.finished, tf.math.reduce_min(rows.scores, axis=1, keepdims=True), _NEG
         )
         improvement_still_possible = tf.math.reduce_any(
             best_running_score > worst_finished_score
         )
-        still_open_beam = ~(tf.math.reduce_all(finished) & early_stopping)
+        still_open_beam = ~(tf.math.reduce_all(rows.finished) & early_stopping)
         return not_max_length_yet & still_open_beam & improvement_still_possible
 
-    def select(
-        cur_len,
-        running_sequences,
-        running_scores,
-        sequences,
-        scores,
-        finished,
-        cache,
-        logits,
-    ):
-        log_probs = tf.nn.log_softmax(unflat(logits))
-        log_probs = processors(flat(running_sequences), flat(log_probs), cur_len)
-        log_probs = unflat(log_probs) + tf.expand_dims(running_scores, axis=2)
-        vocab_size = log_probs.shape[2]
-        log_probs = tf.reshape(log_probs, (batch_size, num_beams * vocab_size))
+    def select(cur_len, rows, cache, logits):
+        rows, parents = beam_select(
+            model,
+            processors,
+            eos_id,
+            early_stopping,
+            prompt_len,
+            tf.fill([batch_size], cur_len),
+            rows,
+            logits,
+        )
+        return cur_len + 1, rows, decode.follow_beams(cache, parents)
 
-        # The top 2k candidates, so that k stay running even if k just ended.
-        beams_to_keep = 2 * num_beams
-        topk_log_probs, topk_indices = tf.math.top_k(log_probs, k=beams_to_keep)
-        topk_current_beam_indices = topk_indices // vocab_size
-        topk_running_sequences = model._gather_beams(
-            running_sequences, topk_current_beam_indices
-        )
-        topk_ids = topk_indices % vocab_size
-        indices_batch = tf.repeat(tf.range(batch_size), beams_to_keep)
-        indices_beam = tf.tile(tf.range(beams_to_keep), [batch_size])
-        update_indices = tf.stack(
-            [
-                indices_batch,
-                indices_beam,
-                tf.broadcast_to(cur_len, [batch_size * beams_to_keep]),
-            ],
-            axis=-1,
-        )
-        topk_sequences = tf.tensor_scatter_nd_update(
-            topk_running_sequences,
-            update_indices,
-            tf.reshape(topk_ids, [batch_size * beams_to_keep]),
-        )
-
-        eos_in_next_token = tf.equal(topk_sequences[:, :, cur_len], eos_id)
-        did_topk_just_finished = eos_in_next_token & tf.broadcast_to(
-            tf.concat(
-                (tf.ones(num_beams, dtype=tf.bool), tf.zeros(num_beams, dtype=tf.bool)),
-                axis=0,
-            ),
-            tf.shape(eos_in_next_token),
-        )
-        running_topk_log_probs = (
-            topk_log_probs + tf.cast(eos_in_next_token, tf.float32) * _NEG
-        )
-        next_topk_indices = tf.math.top_k(running_topk_log_probs, k=num_beams)[1]
-        next_running_sequences, next_running_scores = model._gather_beams(
-            [topk_sequences, running_topk_log_probs], next_topk_indices
-        )
-
-        # Length penalty 1.0: a finished beam scores its mean log-probability.
-        topk_log_probs = topk_log_probs / tf.cast(cur_len + 1 - prompt_len, tf.float32)
-        beams_in_batch_are_full = (
-            tf.broadcast_to(
-                tf.math.reduce_all(finished, axis=-1, keepdims=True),
-                tf.shape(did_topk_just_finished),
-            )
-            & early_stopping
-        )
-        add_penalty = ~did_topk_just_finished | beams_in_batch_are_full
-        topk_log_probs += tf.cast(add_penalty, tf.float32) * _NEG
-
-        merged_sequences = tf.concat([sequences, topk_sequences], axis=1)
-        merged_scores = tf.concat([scores, topk_log_probs], axis=1)
-        merged_finished = tf.concat([finished, did_topk_just_finished], axis=1)
-        topk_merged_indices = tf.math.top_k(merged_scores, k=num_beams)[1]
-        next_sequences, next_scores, next_finished = model._gather_beams(
-            [merged_sequences, merged_scores, merged_finished], topk_merged_indices
-        )
-
-        cur_len = cur_len + 1
-        # Each surviving beam follows its parent: only the table of which
-        # slot holds which step's keys and values is gathered (decode.py).
-        parents = model._gather_beams(topk_current_beam_indices, next_topk_indices)
-        return (
-            cur_len,
-            next_running_sequences,
-            next_running_scores,
-            next_sequences,
-            next_scores,
-            next_finished,
-            decode.follow_beams(cache, parents),
-        )
-
-    def body(cur_len, running_sequences, *state):
-        tokens = running_sequences[:, :, cur_len - 1]
-        cache = state[-1]
+    def body(cur_len, rows, cache):
+        tokens = rows.running_sequences[:, :, cur_len - 1]
         logits, cache = decode.decode_step(
             model, tokens, cur_len - 1 - prompt_len, prompt, cache
         )
-        return select(cur_len, running_sequences, *state[:-1], cache, logits)
+        return select(cur_len, rows, cache, logits)
 
     # The first step runs outside the loop, on the prompt's logits.
     state = select(
         prompt_len,
-        running_sequences,
-        running_scores,
-        sequences,
-        scores,
-        is_sent_finished,
+        beam_start(input_ids, num_beams, capacity, eos_id),
         decode.empty_cache(model, batch_size, num_beams, new_len),
         tf.repeat(prompt_logits, num_beams, axis=0),
     )
-    cur_len, running_sequences, running_scores, sequences, scores, finished, _ = (
-        tf.while_loop(cond, body, state, maximum_iterations=new_len - 1)
-    )
-    # A row with no finished beam returns its best running one.
-    none_finished = tf.math.reduce_any(finished, axis=1)
-    sequences = tf.where(none_finished[:, None, None], sequences, running_sequences)
-    return sequences[:, 0]
+    _, rows, _ = tf.while_loop(cond, body, state, maximum_iterations=new_len - 1)
+    return beam_best(rows)
+
+
+def sample_choose(
+    processors,
+    eos_id: int,
+    cur_len,
+    sequences,
+    finished,
+    logits,
+    seeds=None,
+    warpers=None,
+):
+    """One token per row, written at its `cur_len` [batch]: (sequences, finished).
+
+    Greedy when `seeds` is None; otherwise each row draws from its own
+    stateless random stream keyed by (seed, position), with Gumbel-max:
+    argmax(scores + Gumbel noise) is a draw from softmax(scores).
+    """
+    batch_size = tf.shape(sequences)[0]
+    scores = processors(sequences, logits, cur_len)
+    if seeds is None:
+        picked = tf.argmax(scores, axis=-1, output_type=tf.int32)
+    else:
+        scores = warpers(sequences, scores, cur_len)
+        vocab_size = scores.shape[-1]
+        noise = tf.map_fn(
+            lambda seed_len: tf.random.stateless_uniform(
+                [vocab_size], seed=tf.stack(seed_len), minval=1e-20, maxval=1.0
+            ),
+            (seeds, cur_len),
+            fn_output_signature=tf.float32,
+        )
+        gumbel = -tf.math.log(-tf.math.log(noise))
+        picked = tf.argmax(scores + gumbel, axis=-1, output_type=tf.int32)
+    next_tokens = tf.where(finished, eos_id, picked)
+    finished = finished | tf.equal(next_tokens, eos_id)
+    # A row at the end of the buffer (only ever a frozen one: continuous.py)
+    # writes its last position again, not past the end.
+    at = tf.minimum(cur_len, tf.shape(sequences)[1] - 1)
+    update = tf.stack([tf.range(batch_size), at], axis=-1)
+    return tf.tensor_scatter_nd_update(sequences, update, next_tokens), finished
 
 
 def sample_search(
@@ -229,33 +317,20 @@ def sample_search(
     )
     finished = tf.zeros((batch_size,), dtype=tf.bool)
 
-    def pick(sequences, scores, cur_len):
-        if seeds is None:
-            return tf.argmax(scores, axis=-1, output_type=tf.int32)
-        scores = warpers(sequences, scores, cur_len)
-        # Gumbel-max: argmax(scores + Gumbel noise) is a draw from softmax(scores).
-        vocab_size = scores.shape[-1]
-        noise = tf.map_fn(
-            lambda seed: tf.random.stateless_uniform(
-                [vocab_size], seed=tf.stack([seed, cur_len]), minval=1e-20, maxval=1.0
-            ),
-            seeds,
-            fn_output_signature=tf.float32,
-        )
-        gumbel = -tf.math.log(-tf.math.log(noise))
-        return tf.argmax(scores + gumbel, axis=-1, output_type=tf.int32)
-
     def cond(cur_len, sequences, finished, cache):
         return (cur_len < stop_len) & ~tf.math.reduce_all(finished)
 
     def choose(cur_len, sequences, finished, cache, logits):
-        scores = processors(sequences, logits, cur_len)
-        next_tokens = tf.where(finished, eos_id, pick(sequences, scores, cur_len))
-        finished = finished | tf.equal(next_tokens, eos_id)
-        update = tf.stack(
-            [tf.range(batch_size), tf.broadcast_to(cur_len, [batch_size])], axis=-1
+        sequences, finished = sample_choose(
+            processors,
+            eos_id,
+            tf.fill([batch_size], cur_len),
+            sequences,
+            finished,
+            logits,
+            seeds,
+            warpers,
         )
-        sequences = tf.tensor_scatter_nd_update(sequences, update, next_tokens)
         return cur_len + 1, sequences, finished, cache
 
     def body(cur_len, sequences, finished, cache):
@@ -273,3 +348,111 @@ def sample_search(
         cond, body, state, maximum_iterations=new_len - 1
     )
     return sequences
+
+
+# Continuous batching (continuous.py): rows that started at different times
+# run in one batch, each at its own length.  A row's search is the one above
+# with the loop's condition taken per row: a row whose condition fails is
+# frozen (its state no longer changes) until the batch hands it back, so it
+# ends exactly where it would have ended alone.
+
+
+class SampleRows(NamedTuple):
+    """Greedy or sampled search's own state per row."""
+
+    sequences: tf.Tensor  # [batch, capacity]
+    finished: tf.Tensor  # [batch]
+
+
+class RunState(NamedTuple):
+    """A running batch's rows, between chunks (the new tokens' cache aside)."""
+
+    cur_len: tf.Tensor  # [batch]: where each row writes its next token
+    stop_len: tf.Tensor  # [batch]: the bucket plus the row's new tokens
+    min_len: tf.Tensor  # [batch]: no EOS before it
+    seeds: tf.Tensor  # [batch]: sample mode's random streams
+    live: tf.Tensor  # [batch] bool: the row holds a request not yet handed back
+    search: BeamRows | SampleRows
+    prompt: decode.PromptCache
+
+
+def start_rows(
+    model, input_ids, attention_mask, stop_len, min_len, seeds, *, first, num_beams
+):
+    """The RunState of new rows after their prompt pass and first token.
+
+    `first(prompt_len, rows, logits)` picks that token: beam_select or
+    sample_choose with the program's processors (program.py).
+    """
+    prompt_logits, prompt = decode.prompt_pass(model, input_ids, attention_mask)
+    prompt_len = tf.shape(input_ids)[1]
+    if num_beams:
+        prompt_logits = tf.repeat(prompt_logits, num_beams, axis=0)
+    search = first(prompt_len, prompt_logits)
+    return RunState(
+        cur_len=tf.fill(tf.shape(stop_len), prompt_len + 1),
+        stop_len=stop_len,
+        min_len=min_len,
+        seeds=seeds,
+        live=tf.ones(tf.shape(stop_len), tf.bool),
+        search=search,
+        prompt=prompt,
+    )
+
+
+def run_chunk(model, state: RunState, cache, steps, *, select, still_open):
+    """Up to `steps` tokens for every live row: (state, cache, done [batch]).
+
+    `select(state, logits)` -> (search, parents or None) takes one token for
+    every row; `still_open(state)` [batch] is a row's loop condition.  Rows
+    that are done leave `live` (done says which); their text is frozen.
+    """
+    prompt_len = tf.shape(state.prompt.mask)[3]
+
+    def active(state):
+        return state.live & still_open(state)
+
+    def body(state, cache):
+        moving = active(state)
+        # A frozen row decodes its first position again (its result is
+        # dropped): a stale long row would otherwise make every row's
+        # attention read its chunks.
+        steps = tf.where(moving, state.cur_len - 1 - prompt_len, 0)
+        logits, cache = decode.decode_step(
+            model,
+            _last_tokens(state.search, steps + prompt_len),
+            steps,
+            state.prompt,
+            cache,
+        )
+        search, parents = select(state, logits)
+        if parents is not None:
+            cache = decode.follow_beams(cache, parents)
+        search = tf.nest.map_structure(
+            lambda new, old: tf.where(_rows_mask(moving, new), new, old),
+            search,
+            state.search,
+        )
+        cur_len = tf.where(moving, state.cur_len + 1, state.cur_len)
+        return state._replace(cur_len=cur_len, search=search), cache
+
+    state, cache = tf.while_loop(
+        lambda state, cache: tf.reduce_any(active(state)),
+        body,
+        (state, cache),
+        maximum_iterations=steps,
+    )
+    done = state.live & ~still_open(state)
+    return state._replace(live=state.live & ~done), cache, done
+
+
+def _last_tokens(search, positions):
+    """[batch, beams] (or [batch, 1]): each row's token at `positions` [batch]."""
+    if isinstance(search, BeamRows):
+        return tf.gather(search.running_sequences, positions, axis=2, batch_dims=1)
+    return tf.gather(search.sequences, positions, axis=1, batch_dims=1)[:, None]
+
+
+def _rows_mask(rows, tensor):
+    """[batch] bool reshaped to broadcast against `tensor` [batch, ...]."""
+    return tf.reshape(rows, [-1] + [1] * (len(tensor.shape) - 1))

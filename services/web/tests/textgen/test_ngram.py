@@ -60,3 +60,16 @@ def test_runs_under_xla_with_a_tensor_cur_len():
 def test_rejects_bad_size():
     with pytest.raises(ValueError):
         XLANoRepeatNGramLogitsProcessor(0)
+
+
+def test_one_length_per_row_equals_each_row_alone():
+    """Rows of a continuous batch stand at different lengths."""
+    rng = np.random.default_rng(5)
+    processor = XLANoRepeatNGramLogitsProcessor(3, starts=tf.constant([0, 2, 1, 0]))
+    for _ in range(10):
+        ids, scores = _random_case(rng)
+        lengths = rng.integers(1, ids.shape[1] + 1, size=len(ids)).astype(np.int32)
+        got = processor(tf.constant(ids), tf.constant(scores), tf.constant(lengths))
+        for row, length in enumerate(lengths):
+            alone = processor(tf.constant(ids), tf.constant(scores), int(length))
+            np.testing.assert_array_equal(got[row], alone[row])

@@ -1,0 +1,170 @@
+"""Running batches: rows join and leave between chunks, each row's text as alone."""
+
+import pytest
+
+from textgen import Generator
+from textgen.continuous import ContinuousBatch
+from textgen.running import StaticBatch
+from textgen.settings import Request
+
+from .conftest import TEST_SETTINGS
+
+PROMPTS = [
+    "The package manager",
+    "Debian is a free operating system",
+    "To configure the network, edit the file",
+    "man apt",
+    "Bugs are reported to the bug tracking system with the reportbug tool.",
+]
+
+
+def _request(mode, index, new_tokens=None):
+    seed = 11 * index + 1 if mode == "sample" else None
+    return Request(PROMPTS[index], mode=mode, new_tokens=new_tokens, seed=seed)
+
+
+def _alone(generator, request):
+    return generator.generate_ids([request])[0]
+
+
+def _drain(batch, results, limit=100):
+    """Advance until the batch is empty; {key: advance number} of each end."""
+    ends = {}
+    for number in range(limit):
+        if not len(batch):
+            return ends
+        for done in batch.advance():
+            assert done.key not in results
+            results[done.key] = done.ids
+            ends[done.key] = number
+    raise AssertionError("the batch never emptied")
+
+
+@pytest.mark.parametrize("mode", ["beam", "sample"])
+def test_rows_admitted_while_running_equal_alone(tiny_generator, mode):
+    batch = tiny_generator.running_batch(8, chunk_steps=3)
+    assert isinstance(batch, ContinuousBatch)
+    first = _request(mode, 0)
+    joining = {"b": _request(mode, 1), "c": _request(mode, 4, new_tokens=9)}
+    batch.admit("a", first)
+    results = {}
+    assert batch.advance() == []  # one chunk: "a" is still running
+    assert batch.keys() == ["a"]
+    for key, request in joining.items():
+        batch.admit(key, request)
+    assert len(batch) == 3 and batch.free_rows() == 5
+    _drain(batch, results)
+    assert results["a"] == _alone(tiny_generator, first)
+    for key, request in joining.items():
+        assert results[key] == _alone(tiny_generator, request), key
+
+
+def test_beam_and_sample_rows_run_side_by_side(tiny_generator):
+    requests = {
+        "beam-short": _request("beam", 3),  # bucket 8
+        "beam-long": _request("beam", 4, new_tokens=12),  # bucket 16
+        "sample": _request("sample", 2),
+        "sample-short": _request("sample", 0, new_tokens=5),
+    }
+    batch = tiny_generator.running_batch(4, chunk_steps=4)
+    for key, request in requests.items():
+        batch.admit(key, request)
+    assert batch.free_rows() == 0
+    results = {}
+    _drain(batch, results)
+    for key, request in requests.items():
+        assert results[key] == _alone(tiny_generator, request), key
+
+
+def test_a_short_row_leaves_early_and_frees_its_row(tiny_generator):
+    batch = tiny_generator.running_batch(2, chunk_steps=2)
+    short, long = _request("beam", 0, new_tokens=7), _request("beam", 1)
+    batch.admit("short", short)
+    batch.admit("long", long)
+    results, advances = {}, 0
+    while "short" not in results:
+        advances += 1
+        for done in batch.advance():
+            results[done.key] = done.ids
+    assert advances == 3  # 7 tokens: the first with the prompt, then 2 a chunk
+    assert "long" not in results  # still running
+    assert batch.keys() == ["long"] and batch.free_rows() == 1
+    later = _request("beam", 3, new_tokens=10)
+    batch.admit("later", later)
+    _drain(batch, results)
+    assert results["short"] == _alone(tiny_generator, short)
+    assert results["long"] == _alone(tiny_generator, long)
+    assert results["later"] == _alone(tiny_generator, later)
+
+
+def test_batch_resizes_through_the_compiled_sizes(tiny_model_dir):
+    generator = Generator.load(
+        str(tiny_model_dir), TEST_SETTINGS, warmup=False, batch_sizes=(1, 4, 8)
+    )
+    batch = generator.running_batch(8, chunk_steps=2)
+    # The first prompt's bucket is 16: the others (8 and 16) join its group,
+    # which grows 1 -> 4 -> 8 and shrinks back as rows of 6 to 20 tokens end.
+    requests = {
+        index: _request("beam", (1, 0, 3, 2)[index % 4], new_tokens=6 + 2 * index)
+        for index in range(8)
+    }
+    results = {}
+    batch.admit(0, requests[0])
+    batch.advance()
+    for index in (1, 2):
+        batch.admit(index, requests[index])
+    batch.advance()
+    for index in range(3, 8):
+        batch.admit(index, requests[index])
+    _drain(batch, results)
+    program = generator.chunk_program("beam")
+    assert {size for size, _ in program.chunked} == {1, 4, 8}
+    for index, request in requests.items():
+        assert results[index] == _alone(generator, request), index
+
+
+def test_admit_checks_at_once(tiny_generator):
+    batch = tiny_generator.running_batch(1)
+    with pytest.raises(ValueError, match="empty"):
+        batch.admit("blank", Request("  "))
+    assert batch.free_rows() == 1
+    batch.admit("a", Request("man apt", new_tokens=3))
+    with pytest.raises(RuntimeError):
+        batch.admit("a", Request("man apt"))
+    with pytest.raises(RuntimeError, match="no free row"):
+        batch.admit("b", Request("man apt"))
+    results = {}
+    _drain(batch, results)
+    assert results["a"] == _alone(tiny_generator, Request("man apt", new_tokens=3))
+
+
+def test_on_compile_names_the_rows_that_wait(tiny_model_dir):
+    generator = Generator.load(
+        str(tiny_model_dir), TEST_SETTINGS, warmup=False, batch_sizes=(1,)
+    )
+    batch = generator.running_batch(2, chunk_steps=50)
+    batch.admit("x", Request("man apt", new_tokens=4))
+    batch.admit("y", Request("The package manager", new_tokens=4))
+    waiting = []
+    finished = batch.advance(on_compile=waiting.append)
+    # Two groups of one row (batch size 1): the first to start and to run
+    # a chunk compiles, the second reuses it.
+    assert waiting == [["x"], ["x"]]
+    assert {done.key for done in finished} == {"x", "y"}
+    batch.admit("z", Request("man apt", new_tokens=4))
+    waiting.clear()
+    batch.advance(on_compile=waiting.append)
+    assert waiting == []  # compiled already
+
+
+def test_static_batch_returns_all_rows_at_once(tiny_generator):
+    batch = StaticBatch(tiny_generator, 4)
+    requests = {key: _request("beam", key, new_tokens=5 + key) for key in range(3)}
+    for key, request in requests.items():
+        batch.admit(key, request)
+    finished = batch.advance()
+    assert len(batch) == 0 and batch.advance() == []
+    assert {done.key for done in finished} == set(requests)
+    for done in finished:
+        assert done.ids == _alone(tiny_generator, requests[done.key])
+        assert done.text == tiny_generator.tokenizer.decode(done.ids)
