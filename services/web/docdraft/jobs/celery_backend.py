@@ -1,24 +1,32 @@
-"""Celery delivers job ids through Redis; the database stays the record.
+"""Celery wakes workers through Redis; the database stays the record.
 
 Wiring after Flask's own Celery example: every task runs inside the app
-context, and settings come from the app's config. Tasks are acknowledged
-late and given back when a worker dies (`acks_late`,
-`reject_on_worker_lost`), one at a time (prefetch 1); a redelivered job is
-harmless because claiming it is a conditional UPDATE (runner.claim).
+context, and settings come from the app's config. A generate message is a
+nudge, not the unit of work: the task serves whatever waits (the same loop
+as the in-process worker, serving.BatchWorker) until nothing waits, then
+returns. So a duplicate message finds nothing to do, and a lost one is made
+up by the next nudge or the sweeper's. Tasks are acknowledged late and given
+back when a worker dies (`acks_late`, `reject_on_worker_lost`), one at a
+time (prefetch 1).
 """
 
 import logging
+import math
 
+import redis
 from celery import Celery, Task
 
-from .runner import new_worker_id, run_jobs, sweep
+from .backend import JobBackend
+from .runner import new_worker_id, sweep
+from .serving import BatchWorker
+from .status import PROBLEM_KEY, redis_client
 
 log = logging.getLogger("docdraft.jobs")
 GENERATE = "docdraft.generate"
 SWEEP = "docdraft.sweep"
 
 
-def make_celery(app):
+def make_celery(app, worker):
     """A Celery app bound to `app`, with the generate and sweep tasks."""
 
     class AppTask(Task):
@@ -46,26 +54,36 @@ def make_celery(app):
             "sweep": {"task": SWEEP, "schedule": config["JOB_SWEEP_SECONDS"]},
         },
     )
-    owner = new_worker_id()
 
     # shared=False: Celery otherwise adds every task to every app created
     # later, so an app could run another app's task of the same name (its
     # Flask app, its broker) when one process holds several (the tests).
     @celery.task(name=GENERATE, shared=False)
-    def generate(autodoc_ids):
-        run_jobs(autodoc_ids, owner)
+    def generate(autodoc_ids=None):
+        """Serve what waits; the ids only say why the worker was woken."""
+        worker.serve()
 
     @celery.task(name=SWEEP, shared=False)
     def sweep_jobs():
-        for autodoc_id in sweep():
-            generate.delay([autodoc_id])
+        # Enough nudges to wake a worker per batch of waiting jobs; each one
+        # woken serves until nothing waits.
+        waiting = len(sweep())
+        for _ in range(math.ceil(waiting / worker.rows)):
+            generate.delay()
 
     return celery
 
 
-class CeleryBackend:
+class CeleryBackend(JobBackend):
+    name = "celery"
+
     def __init__(self, app):
-        self.celery = make_celery(app)
+        # The worker of this process, if it is a Celery worker (worker.py).
+        self.worker = BatchWorker(
+            new_worker_id(), app.config["JOB_BATCH_ROWS"], backend=self.name
+        )
+        self.celery = make_celery(app, self.worker)
+        self.app = app
         self.queue = app.config["JOB_QUEUE"]
 
     def submit(self, autodoc_ids):
@@ -75,3 +93,13 @@ class CeleryBackend:
             log.warning(
                 "broker unreachable, jobs %s wait for the sweeper: %s", autodoc_ids, exc
             )
+
+    def health(self):
+        """The broker answers, and no worker left a reason it cannot start."""
+        try:
+            client = redis_client(self.app)
+            client.ping()
+        except redis.RedisError as exc:
+            return {"broker": f"unreachable: {exc}"}
+        problem = client.get(PROBLEM_KEY)
+        return {"broker": None, "worker": problem.decode() if problem else None}

@@ -24,6 +24,13 @@ def get_generator(app=None):
     return generator
 
 
+def install(app, generator):
+    """Make `generator` the app's (a fake or a small model, in tests)."""
+    with _lock:
+        app.extensions[EXTENSION_KEY] = generator
+    return generator
+
+
 def _load(app):
     # Imported here: TensorFlow is heavy and the web processes never need it.
     from textgen import load_generator, resolve_model_reference

@@ -1,31 +1,34 @@
 """The embedded default: one worker thread inside the app process.
 
-It loads the model once, then runs jobs in order, batching those that wait
-together. Between jobs, and at least every JOB_SWEEP_SECONDS, it sweeps
+It loads the model once, then serves the queue (serving.BatchWorker: claims
+what waits, in fair order, into one running batch) until nothing waits, and
+sleeps until a new job wakes it. At least every JOB_SWEEP_SECONDS it sweeps
 (runner.sweep): jobs whose lease expired, in this process or another one on
-the same database, are queued again, and jobs queued too long are delivered
-again. Leases make it safe to run two such processes on one database.
+the same database, are queued again. Leases make it safe to run two such
+processes on one database.
 """
 
 import logging
-import queue
 import threading
 
 from ..extensions import db
+from .backend import JobBackend
 from .generator import get_generator
-from .runner import new_worker_id, queued_job_ids, run_jobs, sweep
+from .runner import new_worker_id
+from .serving import BatchWorker
 
 log = logging.getLogger("docdraft.jobs")
-MAX_BATCH = 8
 
 
-class InProcessWorker:
-    """A single daemon thread fed by an in-memory queue of autodoc ids."""
+class InProcessWorker(JobBackend):
+    """A single daemon thread, woken when jobs are submitted."""
+
+    name = "inprocess"
 
     def __init__(self, app):
         self.app = app
-        self.queue = queue.Queue()
         self.owner = new_worker_id()
+        self._wake = threading.Event()
         self._stopping = threading.Event()
         self._thread = None
         self._start_lock = threading.Lock()
@@ -33,8 +36,7 @@ class InProcessWorker:
 
     def submit(self, autodoc_ids):
         self.start()  # serve and wsgi start it with the app; this is a fallback
-        for autodoc_id in autodoc_ids:
-            self.queue.put(autodoc_id)
+        self._wake.set()
 
     def start(self):
         """Start the thread once; later calls do nothing."""
@@ -46,28 +48,31 @@ class InProcessWorker:
                 self._thread.start()
 
     def stop(self):
-        """Ask the thread to end after its current batch (it is a daemon, so
-        this matters only to a process that keeps running: tests)."""
+        """Ask the thread to end once the rows in flight have ended (it is a
+        daemon, so this matters only to a process that keeps running: tests)."""
         self._stopping.set()
-        self.queue.put(None)  # wakes a waiting thread
+        self._wake.set()
+
+    def health(self):
+        return {"worker": self.load_error}
 
     def _run(self):
         with self.app.app_context():
             if not self._prepare():
                 return
+            worker = BatchWorker(
+                self.owner, self.app.config["JOB_BATCH_ROWS"], backend=self.name
+            )
+            sweep_seconds = self.app.config["JOB_SWEEP_SECONDS"]
             while not self._stopping.is_set():
-                batch = self._next_batch()
-                if self._stopping.is_set():
-                    break
+                self._wake.clear()
                 try:
-                    if batch:
-                        run_jobs(batch, self.owner)
-                    else:
-                        self.submit(sweep())
+                    worker.serve(self._stopping.is_set, sweep_every=sweep_seconds)
                 except Exception:  # keep the worker alive; the sweeper recovers
-                    log.exception("worker batch %s crashed", batch)
+                    log.exception("worker loop crashed")
                 finally:
                     db.session.remove()
+                self._wake.wait(sweep_seconds)
 
     def _prepare(self):
         try:
@@ -76,18 +81,4 @@ class InProcessWorker:
             self.load_error = f"{type(exc).__name__}: {exc}"
             log.error("worker not started, model unusable: %s", self.load_error)
             return False
-        self.submit([*sweep(), *queued_job_ids()])
         return True
-
-    def _next_batch(self):
-        """Waiting ids (up to MAX_BATCH), or [] when it is time to sweep."""
-        try:
-            batch = [self.queue.get(timeout=self.app.config["JOB_SWEEP_SECONDS"])]
-        except queue.Empty:
-            return []
-        while len(batch) < MAX_BATCH:
-            try:
-                batch.append(self.queue.get_nowait())
-            except queue.Empty:
-                break
-        return [i for i in dict.fromkeys(batch) if i is not None]

@@ -1,12 +1,13 @@
-"""Running generation jobs under a lease: claim, generate, store.
+"""Jobs under a lease: claim, renew, store, and the sweeper.
 
-The autodoc row is the job; a queue only delivers its id, and may deliver it
-twice or not at all. A worker takes a job with a *lease*: one conditional
+The autodoc row is the job; a queue only says that jobs wait, and may say it
+twice or not at all. A worker takes jobs with a *lease*: a conditional
 UPDATE (queued -> running) that sets the worker as owner and an expiry, so of
-two workers only one wins. A heartbeat renews the lease while the job runs,
-and the result is written only while the lease is still held (`WHERE
-lease_owner = me AND status = 'running'`): a worker that lost its lease, to a
-sweeper or to the time limit, has its late result discarded.
+two workers only one wins each job (queue.claim_batch takes several at once).
+A heartbeat renews the leases while the jobs run, and a result is written
+only while the lease is still held (`WHERE lease_owner = me AND status =
+'running'`): a worker that lost its lease, to a sweeper or to the time
+limit, has its late result discarded. The worker loop is in serving.py.
 
 `sweep` (run periodically by one timer or Celery beat; every step is a
 conditional UPDATE, so two sweepers at once are harmless) fails jobs past the
@@ -29,7 +30,6 @@ from sqlalchemy import select, update
 
 from ..extensions import db
 from ..models import ERROR_MAX, Autodoc, JobStatus, utcnow
-from .generator import get_generator
 
 log = logging.getLogger("docdraft.jobs")
 MAX_ATTEMPTS = 3
@@ -96,47 +96,36 @@ def renew(autodoc_ids, owner):
     return result.rowcount
 
 
-def run_jobs(autodoc_ids, owner=None):
-    """Claim and run the given jobs as one batch; each ends done or failed."""
-    owner = owner or new_worker_id()
-    claimed = [db.session.get(Autodoc, i) for i in autodoc_ids if claim(i, owner)]
-    if not claimed:
-        return []
-    with heartbeat([autodoc.id for autodoc in claimed], owner):
-        try:
-            _generate_into(claimed, owner)
-        except Exception as exc:  # noqa: BLE001 - any failure must end the job
-            db.session.rollback()
-            if len(claimed) == 1:
-                _finish(claimed[0], owner, failed=exc)
-            else:
-                # One by one, so that one bad prompt fails only its own job.
-                for autodoc in claimed:
-                    _run_one(autodoc, owner)
-    return claimed
-
-
 @contextmanager
-def heartbeat(autodoc_ids, owner):
-    """Renew the leases every third of a lease while the block runs.
+def heartbeat(owner, in_flight, on_beat=None):
+    """Renew the leases of the jobs in flight every third of a lease while
+    the block runs; `in_flight()` gives {autodoc id: monotonic start} as it
+    is now (rows join and leave a running batch). `on_beat(n_in_flight)`
+    follows each renewal (the worker registry).
 
-    Past the hard time limit the leases are no longer renewed (the sweeper
-    fails the jobs as timed out). A worker process configured with
+    Past the hard time limit a job's lease is no longer renewed (the sweeper
+    fails it as timed out). A worker process configured with
     JOB_EXIT_ON_TIMEOUT then exits, since a hung generation cannot be
     stopped from another thread; its supervisor starts a fresh one.
     """
     app = current_app._get_current_object()
     limits = JobLimits.from_config(app.config)
-    deadline = time.monotonic() + limits.time_limit
     stop = threading.Event()
 
     def beat():
         with app.app_context():
             while not stop.wait(limits.lease / 3):
-                if time.monotonic() > deadline and app.config["JOB_EXIT_ON_TIMEOUT"]:
-                    _exit_past_time_limit(autodoc_ids)
+                jobs = in_flight()
+                late = time.monotonic() - limits.time_limit
+                if app.config["JOB_EXIT_ON_TIMEOUT"] and any(
+                    started < late for started in jobs.values()
+                ):
+                    _exit_past_time_limit(list(jobs))
                 try:
-                    renew(autodoc_ids, owner)
+                    if jobs:
+                        renew(list(jobs), owner)
+                    if on_beat is not None:
+                        on_beat(len(jobs))
                 except Exception:  # noqa: BLE001 - a missed beat is not fatal
                     log.warning("lease renewal failed", exc_info=True)
                     db.session.rollback()
@@ -160,54 +149,12 @@ def _exit_past_time_limit(autodoc_ids):
         os._exit(70)
 
 
-def _run_one(autodoc, owner):
-    try:
-        _generate_into([autodoc], owner)
-    except Exception as exc:  # noqa: BLE001
-        db.session.rollback()
-        _finish(autodoc, owner, failed=exc)
-
-
-def _generate_into(autodocs, owner):
-    # Imported here: textgen brings TensorFlow, which web processes never load.
-    from textgen.settings import LENGTHS, Request
-
-    generator = get_generator()
-    requests = [
-        Request(
-            autodoc.revision.body,
-            new_tokens=LENGTHS[autodoc.length],
-            mode=autodoc.mode,
-            seed=autodoc.seed,
-        )
-        for autodoc in autodocs
-    ]
-
-    def compiling(*_program):
-        _set_detail(autodocs, owner, "compiling")
-
-    texts = generator.generate(requests, on_compile=compiling)
-    settings = generator.settings.as_dict()
-    for autodoc, request, text in zip(autodocs, requests, texts, strict=True):
-        prepared = generator.prepare(request.prompt, request.new_tokens)
-        _finish(
-            autodoc,
-            owner,
-            text=text,
-            model_name=generator.info.name,
-            weights_sha256=generator.info.weights_sha256,
-            settings={**settings, "new_tokens": prepared.new_tokens},
-            prompt_tokens=len(prepared.ids),
-            prompt_tokens_cut=prepared.cut,
-        )
-
-
-def _set_detail(autodocs, owner, detail):
+def set_detail(autodoc_ids, owner, detail):
     """Say what running jobs wait for (status.json shows it), lease permitting."""
     db.session.execute(
         update(Autodoc)
         .where(
-            Autodoc.id.in_([autodoc.id for autodoc in autodocs]),
+            Autodoc.id.in_(autodoc_ids),
             Autodoc.lease_owner == owner,
             Autodoc.status == JobStatus.running,
         )
@@ -216,37 +163,87 @@ def _set_detail(autodocs, owner, detail):
     db.session.commit()
 
 
-def _finish(autodoc, owner, failed=None, **result):
-    """Store the outcome, but only while `owner` still holds the lease."""
-    if failed is not None:
-        result = {
-            "status": JobStatus.failed,
-            "error": f"{type(failed).__name__}: {failed}"[:ERROR_MAX],
-        }
-    else:
-        result.update(status=JobStatus.done, error=None)
-    written = db.session.execute(
-        update(Autodoc)
-        .where(
-            Autodoc.id == autodoc.id,
-            Autodoc.lease_owner == owner,
-            Autodoc.status == JobStatus.running,
-        )
-        .values(
-            finished_at=utcnow(),
-            lease_owner=None,
-            lease_expires_at=None,
-            detail=None,
-            **result,
+def still_leased(autodoc_ids, owner):
+    """Those of `autodoc_ids` that `owner` still runs under its lease."""
+    return set(
+        db.session.scalars(
+            select(Autodoc.id).where(
+                Autodoc.id.in_(autodoc_ids),
+                Autodoc.lease_owner == owner,
+                Autodoc.status == JobStatus.running,
+            )
         )
     )
+
+
+def failure(exc):
+    """The stored outcome of a job that failed with `exc`."""
+    return {
+        "status": JobStatus.failed,
+        "error": f"{type(exc).__name__}: {exc}"[:ERROR_MAX],
+    }
+
+
+def success(**result):
+    """The stored outcome of a job that wrote its text."""
+    return {**result, "status": JobStatus.done, "error": None}
+
+
+def finish(outcomes, owner):
+    """Store {autodoc id: outcome} in one transaction, each job only while
+    `owner` still holds its lease; the ids written."""
+    written = []
+    for autodoc_id, outcome in outcomes.items():
+        result = db.session.execute(
+            update(Autodoc)
+            .where(
+                Autodoc.id == autodoc_id,
+                Autodoc.lease_owner == owner,
+                Autodoc.status == JobStatus.running,
+            )
+            .values(
+                finished_at=utcnow(),
+                lease_owner=None,
+                lease_expires_at=None,
+                detail=None,
+                **outcome,
+            )
+        )
+        if result.rowcount == 1:
+            written.append(autodoc_id)
     db.session.commit()
-    if written.rowcount != 1:
-        log.warning("autodoc=%s result discarded: the lease was lost", autodoc.id)
-    elif failed is not None:
-        log.warning("autodoc=%s failed: %s", autodoc.id, result["error"])
+    for autodoc_id, outcome in outcomes.items():
+        _log_outcome(autodoc_id, outcome, autodoc_id in written)
+    return written
+
+
+def _log_outcome(autodoc_id, outcome, written):
+    if not written:
+        log.warning("autodoc=%s result discarded: the lease was lost", autodoc_id)
+    elif outcome["status"] == JobStatus.failed:
+        log.warning("autodoc=%s failed: %s", autodoc_id, outcome["error"])
     else:
-        log.info("autodoc=%s done (%d chars)", autodoc.id, len(result["text"]))
+        log.info("autodoc=%s done (%d chars)", autodoc_id, len(outcome["text"]))
+
+
+def requeue(condition, new_series=False):
+    """Put the jobs matching `condition` back in the queue, every field of a
+    run cleared; the ids (the caller commits). `new_series`: attempts start
+    again from 0 and the job queues as new (a person asked again)."""
+    values = {
+        "status": JobStatus.queued,
+        "error": None,
+        "detail": None,
+        "lease_owner": None,
+        "lease_expires_at": None,
+        "started_at": None,
+        "finished_at": None,
+    }
+    if new_series:
+        values.update(attempts=0, queued_at=utcnow())
+    return db.session.scalars(
+        update(Autodoc).where(condition).values(**values).returning(Autodoc.id)
+    ).all()
 
 
 def sweep():
@@ -266,12 +263,7 @@ def sweep():
         "during each of them",
         cleared,
     )
-    requeued = db.session.scalars(
-        update(Autodoc)
-        .where(running & expired)
-        .values(status=JobStatus.queued, started_at=None, **cleared)
-        .returning(Autodoc.id)
-    ).all()
+    requeued = requeue(running & expired)
     db.session.commit()
     for autodoc_id in requeued:
         log.warning("autodoc=%s lease expired; queued again", autodoc_id)

@@ -11,7 +11,7 @@ from sqlalchemy.exc import IntegrityError
 
 from .. import words
 from ..extensions import db
-from ..jobs import dispatch
+from ..jobs import dispatch, runner
 from ..models import DOCUMENT_BODY_MAX, Autodoc, EventKind, JobStatus, utcnow
 from .guard import Conflict, advance, ensure_open
 from .quota import QuotaExceeded, hold_if_over, limit, over_quota
@@ -268,21 +268,12 @@ def retry_generation(document):
     autodoc = document.latest_revision.autodoc
     if length_for_room(autodoc.length, DOCUMENT_BODY_MAX - len(document.body)) is None:
         raise Conflict(NO_ROOM, document)
-    result = db.session.execute(
-        update(Autodoc)
-        .where(Autodoc.id == autodoc.id, Autodoc.status == JobStatus.failed)
-        .values(  # a new series of attempts
-            status=JobStatus.queued,
-            error=None,
-            attempts=0,
-            queued_at=utcnow(),
-            started_at=None,
-            finished_at=None,
-            detail=None,
-        )
+    requeued = runner.requeue(
+        (Autodoc.id == autodoc.id) & (Autodoc.status == JobStatus.failed),
+        new_series=True,
     )
     db.session.commit()
-    if result.rowcount != 1:
+    if not requeued:
         return False
     dispatch.enqueue([autodoc.id])
     return True

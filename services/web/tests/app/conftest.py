@@ -24,7 +24,8 @@ from werkzeug.serving import make_server
 from docdraft import create_app
 from docdraft.extensions import db
 from docdraft.jobs import generator as generator_module
-from docdraft.jobs.runner import queued_job_ids, run_jobs
+from docdraft.jobs.runner import queued_job_ids
+from docdraft.jobs.serving import run_jobs
 from docdraft.models import Role, User, UserStatus
 
 DATABASES = ["sqlite"]
@@ -195,6 +196,49 @@ class FakeGenerator:
         if self.error is not None:
             raise self.error
         return [self.texts[i % len(self.texts)] for i in range(len(requests))]
+
+    def running_batch(self, rows=8):
+        return FakeBatch(self, rows)
+
+
+@dataclass(frozen=True)
+class FakeFinished:
+    key: object
+    text: str
+
+
+class FakeBatch:
+    """textgen's StaticBatch over FakeGenerator.generate: what was admitted
+    since the last advance runs as one call (the engine-neutral batch)."""
+
+    def __init__(self, generator, rows):
+        self.generator, self.rows, self.waiting = generator, rows, {}
+
+    def __len__(self):
+        return len(self.waiting)
+
+    def keys(self):
+        return list(self.waiting)
+
+    def free_rows(self):
+        return self.rows - len(self.waiting)
+
+    def admit(self, key, request):
+        self.generator.prepare(request.prompt, request.new_tokens)
+        self.waiting[key] = request
+
+    def advance(self, on_compile=None):
+        if not self.waiting:
+            return []
+        keys, requests = list(self.waiting), list(self.waiting.values())
+        self.waiting.clear()
+
+        def compiling(*_program):
+            if on_compile:
+                on_compile(keys)
+
+        texts = self.generator.generate(requests, on_compile=compiling)
+        return [FakeFinished(k, t) for k, t in zip(keys, texts, strict=True)]
 
 
 @pytest.fixture

@@ -16,8 +16,9 @@ from celery.contrib.testing.worker import start_worker
 from sqlalchemy import select, update
 
 from docdraft.extensions import db
+from docdraft.jobs import dispatch
 from docdraft.jobs import status as job_status
-from docdraft.jobs.celery_backend import SWEEP
+from docdraft.jobs.celery_backend import GENERATE, SWEEP
 from docdraft.models import Autodoc, JobStatus
 
 from .conftest import redis_url
@@ -43,7 +44,7 @@ def worker_thread(app):
     level = logging.root.level
     try:
         with start_worker(
-            app.extensions["docdraft.job_backend"].celery,
+            dispatch.backend(app).celery,
             pool="solo",
             perform_ping_check=False,
             queues=[QUEUE],
@@ -90,10 +91,23 @@ def test_a_job_delivered_twice_through_redis_runs_once(
     wait_for(celery_app, [(JobStatus.done, 1)])
     with celery_app.app_context():
         job = db.session.scalar(select(Autodoc.id))
-        celery_app.extensions["docdraft.job_backend"].submit([job])
+        dispatch.backend(celery_app).submit([job])
     time.sleep(1)
     assert rows(celery_app) == [(JobStatus.done, 1)]
     assert len(fake_generator.calls) == 1
+
+
+def test_a_nudge_without_ids_serves_every_waiting_job_in_one_batch(
+    celery_app, sponsor, editor, create_document, fake_generator
+):
+    """A message only wakes a worker: it takes whatever waits, in batches."""
+    for body in ("one", "two", "three"):
+        create_document(sponsor, editor.user_id, body=body)
+    redis.Redis.from_url(REDIS_URL).delete(QUEUE)  # their own messages: lost
+    with worker_thread(celery_app):
+        dispatch.backend(celery_app).celery.send_task(GENERATE, queue=QUEUE)
+        wait_for(celery_app, [(JobStatus.done, 1)] * 3)
+    assert fake_generator.calls == [["one", "two", "three"]]
 
 
 def test_jobs_the_broker_lost_are_delivered_by_the_sweeper(
@@ -106,7 +120,7 @@ def test_jobs_the_broker_lost_are_delivered_by_the_sweeper(
         an_hour_ago = datetime.now(UTC) - timedelta(hours=1)
         db.session.execute(update(Autodoc).values(queued_at=an_hour_ago))
         db.session.commit()
-    backend = celery_app.extensions["docdraft.job_backend"]
+    backend = dispatch.backend(celery_app)
     with worker_thread(celery_app):
         backend.celery.send_task(SWEEP, queue=QUEUE)
         wait_for(celery_app, [(JobStatus.done, 1)])

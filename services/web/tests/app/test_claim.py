@@ -1,12 +1,15 @@
-"""The queue: batch claims by workers at once, fair order, positions, workers."""
+"""The queue and the worker loop: batch claims by two workers at once, the
+fair order, positions, the registry; rows joining and leaving a running batch."""
 
 import threading
+from dataclasses import dataclass
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from docdraft.extensions import db
+from docdraft.jobs.generator import install
 from docdraft.jobs.queue import (
     claim_batch,
     fair_order,
@@ -15,7 +18,11 @@ from docdraft.jobs.queue import (
     waiting_count,
     workers,
 )
+from docdraft.jobs.runner import sweep
+from docdraft.jobs.serving import BatchWorker
 from docdraft.models import Autodoc, Document, JobStatus, Revision, Role, utcnow
+
+from .conftest import FakeGenerator
 
 START = utcnow() - timedelta(hours=1)
 
@@ -175,3 +182,167 @@ def test_workers_report_themselves(app):
         "host:1:aa": ("inprocess", 8, 3),
         "host:2:bb": ("celery", 4, 1),
     }
+
+
+# The worker loop (serving.BatchWorker), through the running-batch interface.
+
+
+@dataclass(frozen=True)
+class Ended:
+    key: object
+    text: str
+
+
+class CountdownBatch:
+    """A running batch whose rows end after as many advances as their
+    prompt has words (an engine whose rows leave early), recording the keys
+    of each advance and what `probe()` saw meanwhile."""
+
+    def __init__(self, generator, rows):
+        self.generator, self.rows, self.left, self.prompts = generator, rows, {}, {}
+
+    def __len__(self):
+        return len(self.left)
+
+    def keys(self):
+        return list(self.left)
+
+    def free_rows(self):
+        return self.rows - len(self.left)
+
+    def admit(self, key, request):
+        if "refuse" in request.prompt:
+            raise ValueError("prompt refused")
+        self.left[key] = len(request.prompt.split())
+        self.prompts[key] = request.prompt
+
+    def advance(self, on_compile=None):
+        self.generator.advances.append((self.keys(), self.generator.probe()))
+        ended = []
+        for key in self.keys():
+            self.left[key] -= 1
+            if not self.left[key]:
+                del self.left[key]
+                ended.append(Ended(key, f"after {self.prompts.pop(key)}"))
+        return ended
+
+
+class CountdownGenerator(FakeGenerator):
+    def __init__(self, probe):
+        super().__init__()
+        self.probe, self.advances = probe, []
+
+    def running_batch(self, rows=8):
+        return CountdownBatch(self, rows)
+
+
+@pytest.fixture
+def queue_bodies(app, make_user):
+    """queue_bodies(*bodies): one sponsor's queued jobs, oldest first; ids."""
+    sponsor_id = make_user(Role.sponsor)[0]
+
+    def factory(*bodies):
+        ids = []
+        with app.app_context():
+            for body in bodies:
+                document = Document(sponsor_id=sponsor_id, name="Doc", body=body)
+                revision = Revision(
+                    document=document,
+                    number=1,
+                    name="Doc",
+                    body=body,
+                    author_id=sponsor_id,
+                )
+                autodoc = Autodoc(revision=revision)
+                db.session.add(autodoc)
+                db.session.commit()
+                ids.append(autodoc.id)
+        return ids
+
+    return factory
+
+
+def statuses(app):
+    with app.app_context():
+        rows = db.session.execute(select(Autodoc.id, Autodoc.status)).all()
+        return {autodoc_id: status for autodoc_id, status in rows}
+
+
+def test_rows_that_end_are_written_at_once_and_free_rows_take_waiting_jobs(
+    app, queue_bodies
+):
+    generator = install(app, CountdownGenerator(probe=lambda: statuses(app)))
+    short, long, waiting = queue_bodies("one", "three words long", "two words")
+    with app.app_context():
+        BatchWorker("worker-1", rows=2, backend="inprocess").serve()
+    keys = [keys for keys, _ in generator.advances]
+    # `waiting` took the row `short` left, while `long` still decoded.
+    assert keys == [[short, long], [long, waiting], [long, waiting]]
+    _, seen_at_second = generator.advances[1]
+    assert seen_at_second[short] == JobStatus.done
+    assert seen_at_second[long] == JobStatus.running
+    with app.app_context():
+        texts = dict(db.session.execute(select(Autodoc.id, Autodoc.text)).all())
+    assert texts == {
+        short: "after one",
+        long: "after three words long",
+        waiting: "after two words",
+    }
+    assert set(statuses(app).values()) == {JobStatus.done}
+
+
+def test_a_refused_prompt_fails_its_own_job_at_admission(app, queue_bodies):
+    install(app, CountdownGenerator(probe=dict))
+    fine, refused = queue_bodies("fine", "please refuse")
+    with app.app_context():
+        BatchWorker("worker-1", rows=4).serve()
+        failed = db.session.get(Autodoc, refused)
+        assert failed.error == "ValueError: prompt refused"
+    assert statuses(app) == {fine: JobStatus.done, refused: JobStatus.failed}
+
+
+def test_after_an_engine_error_only_jobs_still_leased_run_again(app, queue_bodies):
+    """The batch fails; meanwhile the sweeper took one job back (its lease
+    expired). The fallback runs the others one by one, never that one."""
+    jobs = queue_bodies("first", "lost", "third")
+    crashed = []
+
+    class FailingOnce(FakeGenerator):
+        def generate(self, requests, on_compile=None):
+            if len(requests) > 1:
+                crashed.append([request.prompt for request in requests])
+                with app.app_context():  # the worker stalled past its lease
+                    db.session.execute(
+                        update(Autodoc)
+                        .where(Autodoc.id == jobs[1])
+                        .values(lease_expires_at=utcnow() - timedelta(seconds=1))
+                    )
+                    db.session.commit()
+                    assert sweep() == [jobs[1]]
+                raise RuntimeError("engine crashed")
+            return super().generate(requests, on_compile)
+
+    generator = install(app, FailingOnce(texts=["again"]))
+    with app.app_context():
+        BatchWorker("worker-1", rows=4).run(jobs)
+    assert crashed == [["first", "lost", "third"]]
+    assert generator.calls == [["first"], ["third"]]
+    assert statuses(app) == {
+        jobs[0]: JobStatus.done,
+        jobs[1]: JobStatus.queued,
+        jobs[2]: JobStatus.done,
+    }
+
+
+def test_a_serving_worker_shows_in_the_registry(app, queue_bodies):
+    install(app, FakeGenerator())
+    queue_bodies("a", "b")
+    with app.app_context():
+        BatchWorker("host:7:cafe", rows=3, backend="celery").serve()
+        (worker,) = workers()
+        assert (worker.name, worker.backend, worker.rows, worker.running) == (
+            "host:7:cafe",
+            "celery",
+            3,
+            0,
+        )

@@ -8,8 +8,10 @@ import pytest
 from sqlalchemy import select, update
 
 from docdraft.extensions import db
+from docdraft.jobs import dispatch
 from docdraft.jobs import generator as generator_module
-from docdraft.jobs.runner import claim, run_jobs
+from docdraft.jobs.runner import claim
+from docdraft.jobs.serving import BatchWorker, run_jobs
 from docdraft.models import Autodoc, JobStatus, Revision
 
 from .conftest import FakeGenerator
@@ -66,7 +68,7 @@ class PickyGenerator(FakeGenerator):
 def test_one_bad_prompt_fails_only_its_own_job(
     app, sponsor, editor, create_document, run_queued
 ):
-    app.extensions[generator_module.EXTENSION_KEY] = PickyGenerator()
+    generator_module.install(app, PickyGenerator())
     for body in ("fine", "poison", "also fine"):
         create_document(sponsor, editor.user_id, body=body)
     run_queued()
@@ -84,7 +86,7 @@ def test_one_bad_prompt_fails_only_its_own_job(
 def test_inprocess_worker_runs_jobs_in_the_background(
     app, sponsor, editor, create_document
 ):
-    app.extensions[generator_module.EXTENSION_KEY] = FakeGenerator(["from the thread"])
+    generator_module.install(app, FakeGenerator(["from the thread"]))
     create_document(sponsor, editor.user_id)
     assert wait_until_done(app, 1) == [(JobStatus.done, "from the thread")]
 
@@ -104,8 +106,8 @@ def test_jobs_left_by_a_stopped_process_finish_after_restart(
         )
         db.session.commit()
     restarted = make_app(JOB_BACKEND="inprocess")
-    restarted.extensions[generator_module.EXTENSION_KEY] = FakeGenerator(["recovered"])
-    restarted.extensions["docdraft.job_backend"].start()
+    generator_module.install(restarted, FakeGenerator(["recovered"]))
+    dispatch.backend(restarted).start()
     rows = wait_until_done(restarted, 2)
     assert rows == [(JobStatus.done, "recovered")] * 2
     with restarted.app_context():
@@ -120,7 +122,7 @@ def test_unusable_model_stops_the_worker_with_one_clear_line(
     broken = tmp_path / "not-a-model"
     broken.mkdir()
     worker_app = make_app(JOB_BACKEND="inprocess", TEXTGEN_MODEL=str(broken))
-    worker = worker_app.extensions["docdraft.job_backend"]
+    worker = dispatch.backend(worker_app)
     with caplog.at_level(logging.ERROR, logger="docdraft.jobs"):
         worker.start()
         worker._thread.join(timeout=60)
@@ -148,7 +150,7 @@ def tiny_generator(tmp_path_factory):
 def test_worker_writes_real_text_with_a_tiny_gpt2(
     app, sponsor, editor, create_document, tiny_generator
 ):
-    app.extensions[generator_module.EXTENSION_KEY] = tiny_generator
+    generator_module.install(app, tiny_generator)
     create_document(sponsor, editor.user_id, body="Debian is a free operating system")
     ((status, text),) = wait_until_done(app, 1, timeout=300)
     assert text.strip()
@@ -168,3 +170,50 @@ def test_worker_writes_real_text_with_a_tiny_gpt2(
         assert autodoc.weights_sha256 == tiny_generator.info.weights_sha256
         revision = db.session.scalar(select(Revision))
         assert revision.autodoc.id == autodoc.id
+
+
+class ArrivalsDuringTheFirstChunk:
+    """The tiny engine, with a document saved while its first chunk decodes;
+    records the keys of every chunk."""
+
+    def __init__(self, engine, arrive):
+        self.engine, self.arrive, self.chunks = engine, arrive, []
+
+    def __getattr__(self, name):  # info, settings, prepare: the engine's own
+        return getattr(self.engine, name)
+
+    def running_batch(self, rows=8):
+        batch = self.engine.running_batch(rows)
+        advance = batch.advance
+
+        def advance_and_record(on_compile=None):
+            self.chunks.append(batch.keys())
+            if len(self.chunks) == 1:
+                self.arrive()
+            return advance(on_compile)
+
+        batch.advance = advance_and_record
+        return batch
+
+
+def test_a_job_saved_while_a_batch_runs_joins_the_same_worker_run(
+    app, sponsor, editor, create_document, tiny_generator
+):
+    """One serve() call takes both: the job that arrived mid-batch is admitted
+    at a chunk boundary, with no new wake-up, and writes what it would alone."""
+    from textgen.settings import Request
+
+    bodies = ["Debian is a free operating system", "Packages are built from source"]
+    generator = ArrivalsDuringTheFirstChunk(
+        tiny_generator, lambda: create_document(sponsor, editor.user_id, body=bodies[1])
+    )
+    generator_module.install(app, generator)
+    create_document(sponsor, editor.user_id, body=bodies[0])
+    with app.app_context():
+        (first,) = db.session.scalars(select(Autodoc.id)).all()
+        BatchWorker("worker-1", rows=8, backend="inprocess").serve()
+        second = db.session.scalar(select(Autodoc.id).where(Autodoc.id != first))
+    assert generator.chunks[0] == [first]
+    assert any(second in keys for keys in generator.chunks[1:])
+    alone = [tiny_generator.generate([Request(b, new_tokens=100)])[0] for b in bodies]
+    assert autodocs(app) == [(JobStatus.done, alone[0]), (JobStatus.done, alone[1])]

@@ -8,8 +8,10 @@ import pytest
 from sqlalchemy import select, update
 
 from docdraft.extensions import db
+from docdraft.jobs import dispatch
 from docdraft.jobs import generator as generator_module
-from docdraft.jobs.runner import MAX_ATTEMPTS, claim, renew, run_jobs, sweep
+from docdraft.jobs.runner import MAX_ATTEMPTS, claim, renew, sweep
+from docdraft.jobs.serving import run_jobs
 from docdraft.models import Autodoc, JobStatus, Revision
 
 from .conftest import FakeGenerator
@@ -88,11 +90,11 @@ def test_a_result_written_after_the_lease_was_lost_is_discarded(app, job):
                 db.session.execute(update(Autodoc).values(lease_expires_at=ago(1)))
                 db.session.commit()
                 assert sweep() == [job]  # ...and the sweeper hands the job to B
-                app.extensions[generator_module.EXTENSION_KEY] = generators["b"]
+                generator_module.install(app, generators["b"])
                 run_jobs([job], "worker-b")
             return ["late text from A"]
 
-    app.extensions[generator_module.EXTENSION_KEY] = StallingGenerator()
+    generator_module.install(app, StallingGenerator())
     with app.app_context():
         run_jobs([job], "worker-a")
     row = the_job(app)
@@ -149,7 +151,7 @@ def test_a_long_generation_keeps_its_lease_alive(app, job):
                 assert sweep() == []  # renewed: nothing to take back
             return super().generate(prompts)
 
-    app.extensions[generator_module.EXTENSION_KEY] = SlowGenerator()
+    generator_module.install(app, SlowGenerator())
     with app.app_context():
         run_jobs([job], "patient-worker")
     row = the_job(app)
@@ -172,10 +174,10 @@ def test_two_inprocess_workers_on_one_database_run_each_job_once(
     workers = []
     for name in ("one", "two"):
         worker_app = make_app(JOB_BACKEND="inprocess")
-        worker_app.extensions[generator_module.EXTENSION_KEY] = FakeGenerator([name])
+        generator_module.install(worker_app, FakeGenerator([name]))
         workers.append(worker_app)
     for worker_app in workers:
-        worker_app.extensions["docdraft.job_backend"].start()
+        dispatch.backend(worker_app).start()
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         with app.app_context():

@@ -10,6 +10,9 @@ import logging
 
 import pytest
 
+from docdraft.jobs import dispatch
+from docdraft.jobs.backend import JobBackend
+
 BROKEN_BROKER = pytest.mark.app_config(
     JOB_BACKEND="celery",
     REDIS_URL="redis://127.0.0.1:1/0",
@@ -54,3 +57,29 @@ def test_a_ready_service_says_so_to_everyone(client):
     response = client.get("/readyz", environ_base=OUTSIDE)
     assert response.status_code == 200
     assert response.get_json() == {"ready": True}
+
+
+class TroubledBackend(JobBackend):
+    """A backend whose worker cannot start, installed through the seam."""
+
+    def submit(self, autodoc_ids):
+        pass
+
+    def health(self):
+        return {"worker": "model unusable: ModelLoadError: gone"}
+
+
+def test_readyz_reports_the_installed_backends_health(app, client):
+    dispatch.install(app, TroubledBackend())
+    response = client.get("/readyz", environ_base={"REMOTE_ADDR": "10.1.2.3"})
+    assert response.status_code == 503
+    checks = response.get_json()["checks"]
+    assert checks == {
+        "database": "ok",
+        "worker": "model unusable: ModelLoadError: gone",
+    }
+
+
+def test_only_a_job_backend_can_be_installed(app):
+    with pytest.raises(TypeError):
+        dispatch.install(app, object())

@@ -138,7 +138,7 @@ def test_two_requests_at_once_queue_exactly_one(app, sponsor, drafted):
 
 
 def test_a_running_job_that_compiles_says_so(app, sponsor, drafted, fake_generator):
-    from docdraft.jobs.runner import run_jobs
+    from docdraft.jobs.serving import run_jobs
 
     drafted.post(sponsor, "suggest", {"length": "long"})
     seen = []
