@@ -195,15 +195,14 @@ def ask_again(document, user, base_revision, suggestion_id):
     if length_for_room(autodoc.length, DOCUMENT_BODY_MAX - len(document.body)) is None:
         raise Conflict(NO_ROOM, document, base_revision)
     try:
-        requeued = db.session.execute(
-            update(Autodoc)
-            .where(Autodoc.id == autodoc.id, Autodoc.status == JobStatus.cancelled)
-            .values(status=JobStatus.queued, **_FRESH_JOB, queued_at=utcnow())
+        requeued = runner.requeue(
+            (Autodoc.id == autodoc.id) & (Autodoc.status == JobStatus.cancelled),
+            new_series=True,
         )
     except IntegrityError:  # another suggestion of it was queued meanwhile
         db.session.rollback()
         raise _busy(document, base_revision, revision) from None
-    if requeued.rowcount != 1:
+    if not requeued:
         db.session.rollback()
         raise Conflict("This suggestion was asked for again already.", document)
     _refuse_over_quota(document)
@@ -219,18 +218,6 @@ def ask_again(document, user, base_revision, suggestion_id):
     db.session.commit()
     dispatch.enqueue([autodoc.id])
     return autodoc
-
-
-# What a job queued again starts from: a new series of attempts.
-_FRESH_JOB = {
-    "error": None,
-    "detail": None,
-    "attempts": 0,
-    "lease_owner": None,
-    "lease_expires_at": None,
-    "started_at": None,
-    "finished_at": None,
-}
 
 
 def _latest_revision(document, base_revision, verb):
