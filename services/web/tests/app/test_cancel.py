@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import select
 
 from docdraft.extensions import db
-from docdraft.jobs.runner import claim, renew
+from docdraft.jobs.runner import claim, finish, renew, success
 from docdraft.models import AuditEvent, Autodoc, JobStatus, Revision, Role, User
 
 from .conftest import PASSWORD, csrf_token, needs_chromium
@@ -173,9 +173,12 @@ def test_an_admin_cancels_a_running_job_and_its_worker_loses_the_lease(
     job = job_of(app, document_id)
     assert job.status == JobStatus.cancelled and job.lease_owner is None
     with app.app_context():
-        # Its heartbeat finds no lease to renew: the lease that a result is
-        # written under (runner) is gone.
+        # The worker's heartbeat finds no lease to renew, and its late result
+        # is discarded.
         assert renew([job_id], "worker-1") == 0
+        assert finish({job_id: success(text="late")}, "worker-1") == []
+    job = job_of(app, document_id)
+    assert (job.status, job.text) == (JobStatus.cancelled, None)
     assert "cancelled the suggestion being written of revision 1" in timeline(
         sponsor, document_id
     )
