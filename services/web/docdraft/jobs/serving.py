@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from itertools import islice
 
 from flask import current_app
+from sqlalchemy.exc import SQLAlchemyError
 
 from ..extensions import db
 from ..models import Autodoc
@@ -110,39 +111,46 @@ class BatchWorker:
                 self._advance()
 
     def _admit(self, autodoc_ids):
-        """Admit these claimed jobs; a prompt the engine refuses fails its job."""
+        """Admit these claimed jobs; a prompt the engine refuses fails its job.
+
+        Database errors are not the job's fault: they end the run (the
+        sweeper queues its jobs again), never a job.
+        """
         refused = {}
         for autodoc_id in autodoc_ids:
+            request = self._request(db.session.get(Autodoc, autodoc_id))
             try:
-                self._admit_one(autodoc_id)
+                prepared = self.generator.prepare(request.prompt, request.new_tokens)
+                self.batch.admit(autodoc_id, request)
             except Exception as exc:  # noqa: BLE001 - any failure must end the job
                 refused[autodoc_id] = runner.failure(exc)
+                continue
+            with self._lock:
+                self._rows[autodoc_id] = Row(request, prepared, time.monotonic())
         if refused:
             runner.finish(refused, self.owner)
         if autodoc_ids:
             self.report()
         return bool(autodoc_ids)
 
-    def _admit_one(self, autodoc_id):
+    @staticmethod
+    def _request(autodoc):
         # Imported here: textgen brings TensorFlow, which web processes never load.
         from textgen.settings import LENGTHS, Request
 
-        autodoc = db.session.get(Autodoc, autodoc_id)
-        request = Request(
+        return Request(
             autodoc.revision.body,
             new_tokens=LENGTHS[autodoc.length],
             mode=autodoc.mode,
             seed=autodoc.seed,
         )
-        self.batch.admit(autodoc_id, request)
-        prepared = self.generator.prepare(request.prompt, request.new_tokens)
-        with self._lock:
-            self._rows[autodoc_id] = Row(request, prepared, time.monotonic())
 
     def _advance(self):
         """One chunk; the rows that ended are written at once."""
         try:
             finished = self.batch.advance(on_compile=self._compiling)
+        except SQLAlchemyError:
+            raise  # the database's trouble, not the engine's: the run ends
         except Exception as exc:  # noqa: BLE001 - any failure must end the jobs
             db.session.rollback()
             self._after_engine_error(exc)
@@ -202,7 +210,9 @@ class BatchWorker:
                 for done in batch.advance(on_compile=self._compiling):
                     return self._outcome(done)
             raise RuntimeError("the engine ended the row without its text")
-        except Exception as exc:  # noqa: BLE001
+        except SQLAlchemyError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - any failure must end the job
             db.session.rollback()
             return runner.failure(exc)
 

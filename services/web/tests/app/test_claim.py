@@ -7,6 +7,7 @@ from datetime import timedelta
 
 import pytest
 from sqlalchemy import func, select, update
+from sqlalchemy.exc import OperationalError
 
 from docdraft.extensions import db
 from docdraft.jobs.generator import install
@@ -346,3 +347,18 @@ def test_a_serving_worker_shows_in_the_registry(app, queue_bodies):
             3,
             0,
         )
+
+
+def test_a_database_error_ends_the_run_but_fails_no_job(app, queue_bodies):
+    """The database went away mid-chunk: not the jobs' fault. They stay
+    leased until their leases expire and the sweeper queues them again."""
+
+    class DatabaseAway(FakeGenerator):
+        def generate(self, requests, on_compile=None):
+            raise OperationalError("UPDATE", {}, Exception("connection lost"))
+
+    install(app, DatabaseAway())
+    jobs = queue_bodies("one", "two")
+    with app.app_context(), pytest.raises(OperationalError):
+        BatchWorker("worker-1", rows=4).serve()
+    assert statuses(app) == {job: JobStatus.running for job in jobs}
