@@ -14,6 +14,14 @@ prompts and lengths, float32 and int8: through this project's backend and
 through ct2's own generate_batch, with token agreement; and the TF engine
 against ct2's own float32 timed in turns (paired ratios: drift-free).
 
+Arrivals (--arrivals, on for 124m): --arrival-docs requests arrive at
+random (a seeded Poisson process over --arrival-span times the static
+batch time of as many documents) and are served (a) the static way, a
+StaticBatch of up to --batch rows (today's worker: drain what waits into
+one generate call), and (b) through the engine's running_batch(--batch),
+on the TF engine and on CTranslate2 int8: documents per minute and the
+p50/p95 queue wait and latency of each (bench/arrivals.py).
+
 Models: "seed" (the bundled seed model), "124m"
 (GPT2Config() with random weights, made never to end, so every document is
 the full --new-tokens long) and "tiny" (a smoke test).  The last line printed is
@@ -57,7 +65,21 @@ def _parse_args(argv=None):
         action="store_true",
         help="also compile every bucket and time a document at the longest prompt",
     )
+    parser.add_argument(
+        "--arrivals",
+        default="124m",
+        help="models that get the arrival scenario (none: no model)",
+    )
+    parser.add_argument("--arrival-docs", type=int, default=24)
+    parser.add_argument(
+        "--arrival-span",
+        type=float,
+        default=1.5,
+        help="arrivals span this many times the static batch time of the docs",
+    )
+    parser.add_argument("--arrival-seed", type=int, default=0)
     parser.add_argument("--worker", help=argparse.SUPPRESS)  # model dir, internal
+    parser.add_argument("--arrival-run", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--forced", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--warmup-only", action="store_true", help=argparse.SUPPRESS)
     return parser.parse_args(argv)
@@ -254,6 +276,68 @@ def _paired_ratios(generator, own, prompts, tokens, repeats) -> dict:
     return {case: statistics.median(values) for case, values in ratios.items()}
 
 
+# Requests whose text is compared with generate([request]) alone.
+ARRIVALS_CHECKED = 3
+
+
+def _arrival_requests(args):
+    """Beam requests of the app's short and medium kind (40 and 100 new tokens
+    at --new-tokens 100), seeded: rows that could leave early."""
+    import random
+
+    from textgen.settings import Request
+
+    draw = random.Random(args.arrival_seed)
+    lengths = (max(1, args.new_tokens * 2 // 5), args.new_tokens)
+    return [
+        Request(prompt, new_tokens=draw.choice(lengths))
+        for prompt in _prompts(args.arrival_docs)
+    ]
+
+
+def _measure_arrivals(generator, args, static_s_per_doc: float) -> dict:
+    """The same arrivals served static and running on one engine."""
+    from bench.arrivals import poisson_arrivals, serve
+    from textgen.running import StaticBatch
+
+    requests = _arrival_requests(args)
+    span = args.arrival_span * len(requests) * static_s_per_doc
+    arrivals = poisson_arrivals(len(requests), span, args.arrival_seed)
+    out = {"span_s": span, "rows": args.batch}
+    # A running batch may compile programs of its own at first use (TF):
+    # one untimed batch of the same requests first, as a busy worker has.
+    first = requests[: args.batch]
+    serve(generator.running_batch(args.batch), first, [0.0] * len(first))
+    texts = {}
+    for way, batch in (
+        ("static", StaticBatch(generator, args.batch)),
+        ("running", generator.running_batch(args.batch)),
+    ):
+        out[way], texts[way] = serve(batch, requests, arrivals)
+    alone = [generator.generate([r])[0] for r in requests[:ARRIVALS_CHECKED]]
+    for way, served in texts.items():
+        same = sum(a == b for a, b in zip(alone, served, strict=False))
+        out[way]["equal_alone"] = f"{same}/{len(alone)}"
+    return out
+
+
+def _measure_ct2_arrivals(settings, args, timings) -> dict:
+    """The arrival scenario on CTranslate2 int8 (TEXTGEN_BACKEND=ctranslate2)."""
+    try:
+        import ctranslate2  # noqa: F401
+    except ImportError:
+        return {}
+    from textgen.backends import CT2Generator
+
+    generator = CT2Generator.load(args.worker, settings, compute_type="int8")
+    static = timings.get("ct2_int8", {}).get("backend_batch_s_per_doc")
+    if static is None:
+        prompts = _prompts(args.batch)
+        seconds, _ = _timed(lambda: generator.generate_ids(prompts), 1)
+        static = seconds / len(prompts)
+    return _measure_arrivals(generator, args, static)
+
+
 def _measure_all_buckets(generator) -> dict:
     """Compile the buckets the worker leaves for first use; a longest-prompt doc."""
     from textgen.settings import Request
@@ -296,7 +380,18 @@ def worker(args) -> None:
         # Before ct2 loads its models: peak RSS is one figure per process.
         if args.all_buckets:
             timings.update(_measure_all_buckets(generator))
+        if args.arrival_run:
+            arrivals = {
+                "tf": _measure_arrivals(
+                    generator, args, timings["engine_batch_s_per_doc"]
+                )
+            }
         timings.update(_measure_ct2(generator, args, prompts, batch_ids))
+        if args.arrival_run:
+            ct2 = _measure_ct2_arrivals(generator.settings, args, timings)
+            if ct2:
+                arrivals["ct2_int8"] = ct2
+            timings["arrivals"] = arrivals
         if not args.skip_eager:
             timings.update(_measure_eager(generator, args, prompts[0], ids[0]))
     timings["model"] = generator.info.as_dict()
@@ -374,6 +469,10 @@ def _run_worker(model_dir, args, cache_dir, warmup_only=False) -> dict:
     command += ["--warmup-only"] if warmup_only else []
     command += ["--skip-eager"] if args.skip_eager else []
     command += ["--all-buckets"] if args.all_buckets and not warmup_only else []
+    if args.arrival_run and not warmup_only:
+        command += ["--arrival-run", "--arrival-docs", str(args.arrival_docs)]
+        command += ["--arrival-span", str(args.arrival_span)]
+        command += ["--arrival-seed", str(args.arrival_seed)]
     env = dict(os.environ, TEXTGEN_XLA_CACHE=str(cache_dir), TF_CPP_MIN_LOG_LEVEL="2")
     start = time.perf_counter()
     done = subprocess.run(
@@ -394,6 +493,7 @@ def bench_model(name: str, args, workdir: Path) -> dict | None:
         print(f"[{name}] skipped: no model", file=sys.stderr)
         return None
     args.forced = name != "seed"
+    args.arrival_run = name in args.arrivals.split(",")
     cache = workdir / f"xla-{name}"  # empty: the first start compiles cold
     cold = _run_worker(model_dir, args, cache)
     warm = _run_worker(model_dir, args, cache, warmup_only=True)
@@ -473,6 +573,19 @@ def _ct2_table(results: dict) -> str:
     return "\n".join(lines)
 
 
+def _arrivals_table(results: dict) -> str:
+    """The arrival scenario: one line per model, engine and way of batching."""
+    from bench.arrivals import table
+
+    rows = {}
+    for name, result in results.items():
+        for engine, served in result.get("arrivals", {}).items():
+            for way in ("static", "running"):
+                label = f"{name} {engine} {way} (span {served['span_s']:.0f} s)"
+                rows[label] = served[way]
+    return table(rows) if rows else ""
+
+
 def _ct2_ratios(result: dict) -> dict:
     """The issue's targets as ratios (>1: the first is slower than the second)."""
     f32, int8 = result.get("ct2_float32"), result.get("ct2_int8")
@@ -504,6 +617,9 @@ def main(argv=None) -> int:
                 results[name.strip()] = result
     print(_table(results))
     print(_ct2_table(results))
+    arrivals = _arrivals_table(results)
+    if arrivals:
+        print(arrivals)
     for name, result in results.items():
         ratios = _ct2_ratios(result)
         result.update(ratios)

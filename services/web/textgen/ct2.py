@@ -741,9 +741,7 @@ class Submission:
     A seeded sample runs on its own Generator, whose new worker thread seeds
     its random generator from ctranslate2's global seed at its first draw
     (`_sample_one`).  So the global seed must stay put from `start` until
-    that draw: `start` takes the seed lock without waiting (False: another
-    seeded prompt is starting, try again) and ctranslate2's per-token
-    callback gives it back at the first token past the prompt, a few steps in.
+    that draw (`SeedHold`).
     """
 
     def __init__(self, runner, prompt, options, lengths, generator, seed):
@@ -755,10 +753,9 @@ class Submission:
         self.seed = seed
         self.sampled = options["beam_size"] == 1
         self._pending = None  # ctranslate2's AsyncGenerationResult once started
-        # Known before the call: its callback may run before the call returns.
         self._start_tokens = runner.split_prompt(prompt, lengths[2])[1]
-        self._holds_seed = False
-        self._release_once = threading.Lock()
+        # The forced steps replay the start tokens after the first.
+        self._seed_hold = SeedHold(len(self._start_tokens) - 1)
         self._ids: list[int] | None = None
         self._error: Exception | None = None
 
@@ -771,16 +768,12 @@ class Submission:
         if self.seed is None:
             self._submit()
             return True
-        import ctranslate2
-
-        if not _SEED_LOCK.acquire(blocking=False):
+        if not self._seed_hold.take(self.seed):
             return False
-        self._holds_seed = True
         try:
-            ctranslate2.set_random_seed(int(self.seed) % 2**32)
-            self._submit(callback=self._on_token)
+            self._submit(callback=self._seed_hold.on_token)
         except BaseException:
-            self._release_seed()
+            self._seed_hold.release()
             raise
         return True
 
@@ -806,7 +799,7 @@ class Submission:
             except Exception as exc:  # noqa: BLE001 - kept for ids() to raise
                 self._error = exc
             finally:
-                self._release_seed()
+                self._seed_hold.release()
                 self.generator = None  # a seeded sample's own Generator goes
         return self._error
 
@@ -820,18 +813,41 @@ class Submission:
             **call,
         )
 
-    def _on_token(self, step) -> bool:
-        """ctranslate2's callback, on its worker thread; False: go on decoding.
 
-        Steps before len(start) - 1 are the prompt's start tokens, forced
-        (split_prompt); the first one after them was drawn.
-        """
-        if step.step >= len(self._start_tokens) - 1:
-            self._release_seed()
+class SeedHold:
+    """ctranslate2's global seed, held from a seeded call's start to its first draw.
+
+    `take` sets the seed under the seed lock, without waiting (False: another
+    seeded call is starting); ctranslate2 calls `on_token` on its worker
+    thread after every step, and the first step past the `forced_steps`
+    (the prompt's start tokens, replayed) was drawn: the lock is given back.
+    The callback holds this object only, never the Submission: ctranslate2
+    drops it on its worker thread, and a Generator whose last reference went
+    there would be joined from its own thread.
+    """
+
+    def __init__(self, forced_steps: int):
+        self.forced_steps = forced_steps
+        self._held = False
+        self._once = threading.Lock()
+
+    def take(self, seed: int) -> bool:
+        import ctranslate2
+
+        if not _SEED_LOCK.acquire(blocking=False):
+            return False
+        self._held = True
+        ctranslate2.set_random_seed(int(seed) % 2**32)
+        return True
+
+    def on_token(self, step) -> bool:
+        """ctranslate2's per-token callback; False: go on decoding."""
+        if step.step >= self.forced_steps:
+            self.release()
         return False
 
-    def _release_seed(self) -> None:
-        with self._release_once:
-            if self._holds_seed:
-                self._holds_seed = False
+    def release(self) -> None:
+        with self._once:
+            if self._held:
+                self._held = False
                 _SEED_LOCK.release()
