@@ -2,8 +2,8 @@
 
 Runs inside with_prod_local.sh, against a real prod-local (nginx, gunicorn,
 a Celery worker on the seed model, beat, the machine's Redis and
-PostgreSQL). For each fault, 20 documents are queued, the fault is caused,
-and the walk waits until every job has ended:
+PostgreSQL). For each fault, 20 documents of 4 sponsors are queued, the
+fault is caused, and the walk waits until every job has ended:
 
   (a) SIGKILL the worker in the middle of a batch (several jobs in flight);
   (b) restart Redis (it keeps nothing on disk) with the jobs queued in it;
@@ -47,6 +47,10 @@ from docdraft.services.users import signup_user
 STATE = os.environ["PROD_LOCAL_STATE"]
 BIN = Path(sys.executable).parent
 DOCUMENTS = 20
+# The documents are spread over sponsors: the fair queue interleaves them,
+# and none has more waiting than the per-user quota (JOB_MAX_WAITING_PER_USER).
+SPONSORS = 4
+ENDED = (JobStatus.done, JobStatus.failed, JobStatus.cancelled)
 PASSWORD = "fault walk password 9!"
 PROMPTS = [
     "To install a package with apt,",
@@ -86,8 +90,11 @@ class Walk:
         self.run = 0
         with self.app.app_context():
             tag = f"{os.getpid()}-{time.time_ns()}"
-            self.sponsor_email = f"faults-sponsor-{tag}@example.org"
-            self.sponsor = self._user(Role.sponsor, self.sponsor_email)
+            self.sponsor_email = f"faults-sponsor-0-{tag}@example.org"
+            self.sponsors = [self._user(Role.sponsor, self.sponsor_email)] + [
+                self._user(Role.sponsor, f"faults-sponsor-{n}-{tag}@example.org")
+                for n in range(1, SPONSORS)
+            ]
             self.editor = self._user(Role.editor, f"faults-editor-{tag}@example.org")
 
     def _user(self, role, email):
@@ -100,10 +107,10 @@ class Walk:
         """20 documents through the real service: rows, then Redis."""
         self.run += 1
         with self.app.app_context():
-            sponsor = db.session.get(User, self.sponsor)
+            sponsors = [db.session.get(User, s) for s in self.sponsors]
             return [
                 create_document(
-                    sponsor,
+                    sponsors[n % SPONSORS],
                     f"Fault walk {self.run}.{n}",
                     PROMPTS[n % len(PROMPTS)],
                     self.editor,
@@ -130,7 +137,7 @@ class Walk:
                 time.sleep(1)
                 continue
             if len(rows) == len(document_ids) and all(
-                status in (JobStatus.done, JobStatus.failed) for _, status, _ in rows
+                status in ENDED for _, status, _ in rows
             ):
                 return rows
             time.sleep(1)

@@ -60,8 +60,13 @@ def make_celery(app, worker):
     # Flask app, its broker) when one process holds several (the tests).
     @celery.task(name=GENERATE, shared=False)
     def generate(autodoc_ids=None):
-        """Serve what waits; the ids only say why the worker was woken."""
-        worker.serve()
+        """Serve what waits; the ids only say why the worker was woken.
+
+        It sweeps too while it serves: the sweep tasks of beat queue up
+        behind a long serve on a solo worker, so a dead worker's jobs would
+        otherwise wait for this one to run out of work.
+        """
+        worker.serve(sweep_every=config["JOB_SWEEP_SECONDS"])
 
     @celery.task(name=SWEEP, shared=False)
     def sweep_jobs():

@@ -362,3 +362,19 @@ def test_a_database_error_ends_the_run_but_fails_no_job(app, queue_bodies):
     with app.app_context(), pytest.raises(OperationalError):
         BatchWorker("worker-1", rows=4).serve()
     assert statuses(app) == {job: JobStatus.running for job in jobs}
+
+
+@pytest.mark.parametrize(("sweep_every", "ends"), [(30, JobStatus.done), (None, None)])
+def test_a_serving_worker_that_sweeps_takes_back_a_dead_workers_job(
+    app, queue_bodies, sweep_every, ends
+):
+    install(app, FakeGenerator())
+    (job,) = queue_bodies("orphan")
+    with app.app_context():
+        assert claim_batch("dead-worker", 1) == [job]
+        db.session.execute(
+            update(Autodoc).values(lease_expires_at=utcnow() - timedelta(seconds=1))
+        )
+        db.session.commit()
+        BatchWorker("worker-1", rows=2).serve(sweep_every=sweep_every)
+    assert statuses(app) == {job: ends or JobStatus.running}
