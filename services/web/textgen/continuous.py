@@ -13,8 +13,9 @@ the loop's condition per row), so its text equals `generate([request])`.
 
 A group's batch size follows the compiled sizes (1, 4, 8): it grows when
 new rows need room and shrinks when enough rows have left, by gathering its
-rows (one copy of the state, only then); between chunks the state stays as
-it is.  Free rows of a group still run (their result is dropped).
+rows (one copy of the state, only then); between chunks the state stays
+where it is (in variables that each chunk updates in place).  Free rows of
+a group still run (their result is dropped).
 """
 
 from __future__ import annotations
@@ -54,8 +55,8 @@ class _Group:
     bucket: int
     sizes: tuple[int, ...]  # the compiled batch sizes it may take
     rows: list[_Row | None] = field(default_factory=list)  # by row index
-    state: object = None  # search.RunState
-    cache: object = None  # decode.BeamCache
+    state: object = None  # search.RunState of variables (chunked.py)
+    cache: object = None  # decode.BeamCache of variables
 
     def busy(self) -> int:
         return sum(row is not None for row in self.rows)
@@ -169,17 +170,18 @@ class ContinuousBatch(RunningBatch):
 
     def _insert(self, group: _Group, state, places: list[int], count: int) -> None:
         """Write the first `count` rows of `state` into the group's `places`."""
+        program = self.generator.chunk_program(group.mode)
         if group.state is None:  # a new group: these rows first, then free ones
             size = len(group.rows)
             order = tf.constant(list(range(count)) + [0] * (size - count), tf.int32)
             state = tf.nest.map_structure(lambda t: tf.gather(t, order), state)
-            group.state = state._replace(live=tf.constant(np.arange(size) < count))
-            program = self.generator.chunk_program(group.mode)
-            group.cache = program.empty_cache(size, group.bucket)
+            state = state._replace(live=tf.constant(np.arange(size) < count))
+            cache = program.empty_cache(size, group.bucket)
+            group.state, group.cache = program.variables(state, cache)
             return
         where = tf.constant([[place] for place in places], tf.int32)
-        group.state = tf.nest.map_structure(
-            lambda old, new: tf.tensor_scatter_nd_update(old, where, new[:count]),
+        tf.nest.map_structure(
+            lambda variable, new: variable.scatter_nd_update(where, new[:count]),
             group.state,
             state,
         )
@@ -195,11 +197,11 @@ class ContinuousBatch(RunningBatch):
             return
         # Free rows copy row 0: any real state serves, it is never read.
         order = tf.constant(busy + [0] * (size - len(busy)), tf.int32)
-        state, cache = tf.nest.map_structure(
-            lambda tensor: tf.gather(tensor, order), (group.state, group.cache)
+        tf.nest.map_structure(
+            lambda variable: variable.assign(tf.gather(variable, order)),
+            (group.state, group.cache),
         )
-        live = tf.constant(np.arange(size) < len(busy))
-        group.state, group.cache = state._replace(live=live), cache
+        group.state.live.assign(np.arange(size) < len(busy))
         log.debug("%s group at bucket %d: %d rows", group.mode, group.bucket, size)
 
     def _run(self, group: _Group, on_compile) -> list[Finished]:
@@ -207,8 +209,8 @@ class ContinuousBatch(RunningBatch):
         program = self.generator.chunk_program(group.mode)
         if on_compile and not program.is_chunked(len(group.rows), group.bucket):
             on_compile([row.key for row in group.rows if row])
-        group.state, group.cache, done, best = program.chunk(
-            group.state, group.cache, self.chunk_steps
+        done, best = program.chunk(
+            group.state, group.cache, self.chunk_steps, len(group.rows), group.bucket
         )
         finished = []
         for index in np.flatnonzero(done):

@@ -119,6 +119,9 @@ def test_batch_resizes_through_the_compiled_sizes(tiny_model_dir):
     _drain(batch, results)
     program = generator.chunk_program("beam")
     assert {size for size, _ in program.chunked} == {1, 4, 8}
+    # One trace of each function serves every batch size.
+    assert program._chunk_fn.experimental_get_tracing_count() == 1
+    assert program._start_fn.experimental_get_tracing_count() == 1
     for index, request in requests.items():
         assert results[index] == _alone(generator, request), index
 
