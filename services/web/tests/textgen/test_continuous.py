@@ -2,7 +2,7 @@
 
 import pytest
 
-from textgen import Generator
+from textgen import GenerationSettings, Generator
 from textgen.continuous import ContinuousBatch
 from textgen.running import StaticBatch
 from textgen.settings import Request
@@ -171,3 +171,33 @@ def test_static_batch_returns_all_rows_at_once(tiny_generator):
     for done in finished:
         assert done.ids == _alone(tiny_generator, requests[done.key])
         assert done.text == tiny_generator.tokenizer.decode(done.ids)
+
+
+@pytest.mark.parametrize("beams, early_stopping", [(1, True), (2, False)])
+def test_greedy_and_non_early_stopping_rows_equal_alone(
+    tiny_model_dir, beams, early_stopping
+):
+    """Greedy search (one beam) runs as rows of one token each; without
+    early stopping every row runs in its own group (batch size 1)."""
+    settings = GenerationSettings(
+        max_new_tokens=12,
+        longest=12,
+        num_beams=beams,
+        no_repeat_ngram_size=2,
+        early_stopping=early_stopping,
+        min_new_tokens=4,
+        length_buckets=(16,),
+    )
+    generator = Generator.load(str(tiny_model_dir), settings, warmup=False)
+    batch = generator.running_batch(4, chunk_steps=3)
+    requests = {
+        index: _request("beam", index, new_tokens=6 + index) for index in range(3)
+    }
+    batch.admit(0, requests[0])
+    batch.advance()
+    batch.admit(1, requests[1])
+    batch.admit(2, requests[2])
+    results = {}
+    _drain(batch, results)
+    for index, request in requests.items():
+        assert results[index] == _alone(generator, request), index
