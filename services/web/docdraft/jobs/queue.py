@@ -16,7 +16,7 @@ serialized, a conditional UPDATE. Either way no job is claimed twice.
 from datetime import timedelta
 
 from flask import current_app
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select, true, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -83,24 +83,12 @@ def claim_batch(owner, limit):
         return []
     now = utcnow()
     lease = timedelta(seconds=current_app.config["JOB_LEASE_SECONDS"])
-    fair = _fair_ranks()
-    picked = (
-        select(Autodoc.id)
-        .join(fair, fair.c.id == Autodoc.id)
-        .where(Autodoc.status == JobStatus.queued)
-        .order_by(*_fair_order(fair))
-        .limit(limit)
-    )
     if db.engine.dialect.name == "postgresql":
-        # A materialized CTE runs once: as a subquery in FROM, the planner may
-        # scan it again per row, and each scan would lock and return more.
-        picked = (
-            picked.with_for_update(of=Autodoc, skip_locked=True)
-            .cte("picked")
-            .prefix_with("MATERIALIZED")
-        )
+        picked = _pick_and_lock(limit)
         statement = update(Autodoc).where(Autodoc.id == picked.c.id)
-    else:
+    else:  # SQLite writes one statement at a time: no other claim interleaves
+        fair = _fair_ranks()
+        picked = select(fair.c.id).order_by(*_fair_order(fair)).limit(limit)
         statement = update(Autodoc).where(Autodoc.id.in_(picked.scalar_subquery()))
     claimed = db.session.scalars(
         statement.where(Autodoc.status == JobStatus.queued)
@@ -115,6 +103,35 @@ def claim_batch(owner, limit):
     ).all()
     db.session.commit()
     return sorted(claimed)
+
+
+def _pick_and_lock(limit):
+    """PostgreSQL: the first `limit` queued jobs in fair order that no other
+    claim holds, locked (FOR UPDATE SKIP LOCKED), as a CTE of ids.
+
+    The ranks are sorted once; a LATERAL lookup by primary key then locks
+    them in that order until `limit` are held. So the cost stays that of one
+    sort, whatever the planner believes of the table (a burst of jobs after
+    a quiet hour leaves its statistics saying that almost nothing waits), and
+    rows past the limit are never locked. MATERIALIZED: the CTE runs once,
+    where a subquery could be scanned again and lock more.
+    """
+    fair = _fair_ranks()
+    ranked = select(fair).order_by(*_fair_order(fair)).subquery("ranked")
+    locked = (
+        select(Autodoc.id)
+        .where(Autodoc.id == ranked.c.id, Autodoc.status == JobStatus.queued)
+        .with_for_update(of=Autodoc, skip_locked=True)
+        .lateral("locked")
+    )
+    return (
+        select(locked.c.id)
+        .select_from(ranked.join(locked, true()))
+        .order_by(*_fair_order(ranked))
+        .limit(limit)
+        .cte("picked")
+        .prefix_with("MATERIALIZED")
+    )
 
 
 def queue_position(autodoc):
