@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select, text, update
 from sqlalchemy.exc import OperationalError
 
 from docdraft.extensions import db
@@ -378,3 +378,24 @@ def test_a_serving_worker_that_sweeps_takes_back_a_dead_workers_job(
         db.session.commit()
         BatchWorker("worker-1", rows=2).serve(sweep_every=sweep_every)
     assert statuses(app) == {job: ends or JobStatus.running}
+
+
+def test_a_job_another_claim_holds_is_skipped_not_waited_for(
+    app, make_user, queue_jobs
+):
+    """PostgreSQL: a row locked by a claim still in progress is passed over
+    (SKIP LOCKED) by every claim meanwhile, which take the next ones."""
+    (a,) = sponsors(make_user, 1)
+    jobs = queue_jobs(a, 4)
+    with app.app_context():
+        if db.engine.dialect.name != "postgresql":
+            pytest.skip("SQLite has no row locks: its writes take turns")
+        with db.engine.connect() as other:
+            other.execute(
+                select(Autodoc.id).where(Autodoc.id == jobs[0]).with_for_update()
+            )
+            db.session.execute(text("SET LOCAL lock_timeout = '5s'"))
+            assert claim_batch("worker-1", 2) == jobs[1:3]
+            db.session.execute(text("SET LOCAL lock_timeout = '5s'"))
+            assert claim_batch("worker-2", 5) == jobs[3:]
+            other.rollback()
