@@ -40,7 +40,8 @@ from werkzeug.serving import make_server  # noqa: E402
 from docdraft import create_app, words  # noqa: E402
 from docdraft.extensions import db  # noqa: E402
 from docdraft.jobs import generator as generator_module  # noqa: E402
-from docdraft.jobs.runner import queued_job_ids, run_jobs  # noqa: E402
+from docdraft.jobs.runner import queued_job_ids  # noqa: E402
+from docdraft.jobs.serving import run_jobs  # noqa: E402
 from docdraft.models import DOCUMENT_BODY_MAX, Revision, Role, User, UserStatus  # noqa: E402
 
 PASSWORD = "correct horse battery"
@@ -77,6 +78,22 @@ class MachineText:
 
     def generate(self, requests, on_compile=None):
         return [self.text for _ in requests]
+
+    # The worker drives a running batch (textgen.running): the engine-neutral
+    # one, which decodes what generate_ids returns through the tokenizer.
+    def running_batch(self, rows=8):
+        from textgen.running import StaticBatch
+
+        return StaticBatch(self, rows)
+
+    def generate_ids(self, requests, on_compile=None):
+        return [[] for _ in requests]
+
+    @property
+    def tokenizer(self):
+        from types import SimpleNamespace
+
+        return SimpleNamespace(decode=lambda ids, **_: self.text)
 
 
 def prose(size, seed):
