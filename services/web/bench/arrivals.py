@@ -47,13 +47,14 @@ def poisson_arrivals(count: int, span_s: float, seed: int = 0) -> list[float]:
 def serve(batch, requests, arrivals, clock=time.monotonic):
     """Serve request i, arriving arrivals[i] s after the start, through `batch`.
 
-    Returns (figures, texts): `summarize`'s figures plus the batch's kind,
-    and every request's text by index.
+    Returns (figures, texts): `summarize`'s figures plus the batch's kind
+    and how many programs it compiled on the way, and every request's text
+    by index.
     """
     if len(requests) != len(arrivals):
         raise ValueError(f"{len(requests)} requests for {len(arrivals)} arrivals")
     order = sorted(range(len(requests)), key=arrivals.__getitem__)
-    admitted, ended, texts = {}, {}, {}
+    admitted, ended, texts, compiles = {}, {}, {}, []
     start = clock()
     while len(ended) < len(requests):
         while order and arrivals[order[0]] <= clock() - start and batch.free_rows():
@@ -63,12 +64,36 @@ def serve(batch, requests, arrivals, clock=time.monotonic):
         if not len(batch):
             time.sleep(max(0.0, arrivals[order[0]] - (clock() - start)))
             continue
-        for row in batch.advance():
+        for row in batch.advance(on_compile=compiles.append):
             ended[row.key] = clock() - start
             texts[row.key] = row.text
     figures = summarize(arrivals, admitted, ended)
     figures["batch"] = type(batch).__name__
+    figures["compiles"] = len(compiles)  # programs compiled during the run
     return figures, [texts[i] for i in range(len(requests))]
+
+
+def warm_up(new_batch, requests, arrivals, rows: int, replays: int = 3) -> int:
+    """Untimed runs until the batch compiles nothing; the programs compiled.
+
+    A running batch may compile a program per joining count, group size and
+    bucket at first use (TF's ContinuousBatch), which a busy worker has done
+    long before.  First `rows` requests join at once; a batch that compiled
+    nothing there (CTranslate2) is warm.  Else the same arrivals are served
+    again, up to `replays` times, until a run compiles nothing.
+    """
+    compiled = []
+    batch = new_batch()
+    for index, request in enumerate(requests[:rows]):
+        batch.admit(index, request)
+    while len(batch):
+        batch.advance(on_compile=compiled.append)
+    for _ in range(replays if compiled else 0):
+        figures, _ = serve(new_batch(), requests, arrivals)
+        compiled += [None] * figures["compiles"]
+        if not figures["compiles"]:
+            break
+    return len(compiled)
 
 
 def summarize(arrivals, admitted: dict, ended: dict) -> dict:

@@ -20,7 +20,8 @@ batch time of as many documents) and are served (a) the static way, a
 StaticBatch of up to --batch rows (today's worker: drain what waits into
 one generate call), and (b) through the engine's running_batch(--batch),
 on the TF engine and on CTranslate2 int8: documents per minute and the
-p50/p95 queue wait and latency of each (bench/arrivals.py).
+p50/p95 queue wait and latency of each (bench/arrivals.py), after untimed
+runs that compile what the running batch compiles (arrivals.warm_up).
 
 Models: "seed" (the bundled seed model), "124m"
 (GPT2Config() with random weights, made never to end, so every document is
@@ -297,17 +298,16 @@ def _arrival_requests(args):
 
 def _measure_arrivals(generator, args, static_s_per_doc: float) -> dict:
     """The same arrivals served static and running on one engine."""
-    from bench.arrivals import poisson_arrivals, serve
+    from bench.arrivals import poisson_arrivals, serve, warm_up
     from textgen.running import StaticBatch
 
     requests = _arrival_requests(args)
     span = args.arrival_span * len(requests) * static_s_per_doc
     arrivals = poisson_arrivals(len(requests), span, args.arrival_seed)
     out = {"span_s": span, "rows": args.batch}
-    # A running batch may compile programs of its own at first use (TF):
-    # one untimed batch of the same requests first, as a busy worker has.
-    first = requests[: args.batch]
-    serve(generator.running_batch(args.batch), first, [0.0] * len(first))
+    out["warm_up_compiles"] = warm_up(
+        lambda: generator.running_batch(args.batch), requests, arrivals, args.batch
+    )
     texts = {}
     for way, batch in (
         ("static", StaticBatch(generator, args.batch)),

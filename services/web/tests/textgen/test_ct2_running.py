@@ -178,7 +178,7 @@ def test_replica_pool_is_shared_by_batches_of_one_shape(ct2):
 
 
 def test_the_bench_arrival_driver_serves_every_request_in_both_ways(ct2):
-    from bench.arrivals import FIGURES, poisson_arrivals, serve
+    from bench.arrivals import FIGURES, poisson_arrivals, serve, warm_up
     from textgen.running import StaticBatch
 
     requests = mixed_requests()
@@ -188,6 +188,8 @@ def test_the_bench_arrival_driver_serves_every_request_in_both_ways(ct2):
     alone = [ct2.generate([request])[0] for request in requests]
     figures, texts = serve(ct2.running_batch(3), requests, arrivals)
     assert texts == alone and figures["batch"] == "CT2RunningBatch"
+    assert figures["compiles"] == 0  # nothing to compile: no warm-up runs
+    assert warm_up(lambda: ct2.running_batch(3), requests, arrivals, 3) == 0
     assert all(figures[name] >= 0 for name in FIGURES)
     assert figures["wait_p95_s"] <= figures["latency_p95_s"]
     static, _ = serve(StaticBatch(ct2, 3), requests, arrivals)
