@@ -581,7 +581,7 @@ def _arrivals_table(results: dict) -> str:
     for name, result in results.items():
         for engine, served in result.get("arrivals", {}).items():
             for way in ("static", "running"):
-                label = f"{name} {engine} {way} (span {served['span_s']:.0f} s)"
+                label = f"{name} {engine} {way} (span {served['span_s']:.1f} s)"
                 rows[label] = served[way]
     return table(rows) if rows else ""
 
