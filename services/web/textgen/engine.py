@@ -195,6 +195,29 @@ class Generator(TextGenerator):
             self._warming.start()
         return elapsed
 
+    def warmup_running(self, buckets=None, mode: str = "beam") -> float:
+        """Compile a running batch's programs (chunked.py: start and chunk)
+        of `buckets` (default: the warm buckets) for every batch size; the
+        seconds it took.
+
+        Not part of `warmup`: each (batch size, bucket) is two more compiles,
+        which only a worker serving through running batches needs.
+        """
+        start = time.perf_counter()
+        if buckets is None:
+            buckets = self.settings.warm_buckets
+        buckets = [b for b in buckets if b < self.n_positions]
+        program = self.chunk_program(mode)
+        token = (self.eos_id + 1) % int(self.model.config.vocab_size)
+        for size, bucket in warmup_order(buckets, self.continuous_batch_sizes):
+            release_free_heap()
+            ids, mask = left_pad([(token,)] * size, bucket, self.eos_id)
+            state = program.start(ids, mask, [1] * size, [1] * size, [0] * size)
+            state, cache = program.variables(state, program.empty_cache(size, bucket))
+            program.chunk(state, cache, 1, size, bucket)
+        release_free_heap()
+        return time.perf_counter() - start
+
     def warming(self) -> bool:
         """True while a background warm-up is compiling."""
         return self._warming is not None and self._warming.is_alive()

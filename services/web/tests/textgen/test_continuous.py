@@ -201,3 +201,22 @@ def test_greedy_and_non_early_stopping_rows_equal_alone(
     _drain(batch, results)
     for index, request in requests.items():
         assert results[index] == _alone(generator, request), index
+
+
+def test_warmup_running_compiles_every_batch_size(tiny_model_dir):
+    generator = Generator.load(
+        str(tiny_model_dir), TEST_SETTINGS, warmup=False, batch_sizes=(1, 4)
+    )
+    generator.warmup_running(buckets=(8,))
+    program = generator.chunk_program("beam")
+    assert program.started == program.chunked == {(1, 8), (4, 8)}
+    batch = generator.running_batch(4)
+    for key in range(3):  # bucket 8, a batch of 4
+        batch.admit(key, _request("beam", (0, 3)[key % 2], new_tokens=5))
+    compiling = []
+    results = {}
+    while len(batch):
+        for done in batch.advance(on_compile=compiling.append):
+            results[done.key] = done.ids
+    assert compiling == []
+    assert results[2] == _alone(generator, _request("beam", 0, new_tokens=5))
