@@ -89,12 +89,20 @@ class ContinuousBatch(RunningBatch):
         self._in_flight[key] = None
 
     def advance(self, on_compile=None) -> list[Finished]:
+        """One chunk of every group.  An error (a compile or a run that
+        failed) ends every row in flight: the batch is empty after it, as a
+        StaticBatch is after a failed `generate`."""
         waiting, self._waiting = self._waiting, []
-        for group, rows in self._place(waiting):
-            self._join(group, rows, on_compile)
-        finished = []
-        for group in list(self._groups):
-            finished += self._run(group, on_compile)
+        try:
+            for group, rows in self._place(waiting):
+                self._join(group, rows, on_compile)
+            finished = []
+            for group in list(self._groups):
+                finished += self._run(group, on_compile)
+        except Exception:
+            self._groups.clear()
+            self._in_flight.clear()
+            raise
         return finished
 
     def _place(self, waiting: list[_Row]) -> list[tuple[_Group, list[_Row]]]:

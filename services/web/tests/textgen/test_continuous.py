@@ -220,3 +220,25 @@ def test_warmup_running_compiles_every_batch_size(tiny_model_dir):
             results[done.key] = done.ids
     assert compiling == []
     assert results[2] == _alone(generator, _request("beam", 0, new_tokens=5))
+
+
+def test_a_failed_advance_ends_every_row(tiny_generator, monkeypatch):
+    batch = tiny_generator.running_batch(4, chunk_steps=2)
+    batch.admit("a", _request("beam", 0))
+    batch.advance()
+    batch.admit("b", _request("beam", 3))
+    program = tiny_generator.chunk_program("beam")
+
+    def fail(*args):
+        raise MemoryError("out of memory")
+
+    monkeypatch.setattr(program, "chunk", fail)
+    with pytest.raises(MemoryError):
+        batch.advance()
+    assert len(batch) == 0 and batch.free_rows() == 4
+    monkeypatch.undo()
+    request = _request("beam", 3, new_tokens=5)
+    batch.admit("b", request)
+    results = {}
+    _drain(batch, results)
+    assert results == {"b": _alone(tiny_generator, request)}
