@@ -145,6 +145,7 @@ def bench(model):
     """make bench's one-document and batch-of-8 figures for `model`."""
     command = [sys.executable, "bench/bench_textgen.py", "--models", model]
     command += ["--skip-eager", "--batch", "8", "--new-tokens", "100"]
+    command += ["--arrivals", "none"]  # its own scenario; not compared here
     done = subprocess.run(command, cwd=WEB, capture_output=True, text=True)
     if done.returncode:
         raise SystemExit(f"bench failed ({done.returncode}):\n{done.stderr[-3000:]}")
