@@ -36,6 +36,16 @@ class TextGenerator:
     def generate_ids(self, requests, on_compile=None) -> list[list[int]]:
         raise NotImplementedError
 
+    def running_batch(self, rows: int = 8):
+        """A batch that requests join and leave while it runs (running.py).
+
+        This engine-neutral kind runs what was admitted as one `generate`
+        call; engines that can do better return their own.
+        """
+        from .running import StaticBatch
+
+        return StaticBatch(self, rows)
+
     def _prepared(self, requests) -> tuple[list[Request], list[PreparedPrompt]]:
         """Requests (prompts become beam requests) and their prepared prompts."""
         if isinstance(requests, str | Request):
