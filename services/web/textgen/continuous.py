@@ -119,6 +119,10 @@ class ContinuousBatch(RunningBatch):
         def room(group):
             return group.room() - len(joining.get(id(group), (None, []))[1])
 
+        for group in self._groups:  # larger sizes come once the warm-up has them
+            group.sizes = self.generator.continuous_batch_sizes(
+                group.bucket, group.mode
+            )
         fitting = [
             group
             for group in self._groups
@@ -126,7 +130,7 @@ class ContinuousBatch(RunningBatch):
         ]
         if fitting:  # the smallest bucket: the least padding to run
             return min(fitting, key=lambda group: group.bucket)
-        sizes = self.generator.continuous_batch_sizes(bucket)
+        sizes = self.generator.continuous_batch_sizes(bucket, mode)
         group = _Group(mode, bucket, sizes)
         self._groups.append(group)
         return group

@@ -76,8 +76,9 @@ class Generator(TextGenerator):
         warmup: bool = True,
         **options,
     ) -> Generator:
-        """Resolve, load (once) and, with `warmup`, compile the common programs:
-        batch size 1 now, larger batches in the background (warmup).
+        """Resolve, load (once) and, with `warmup`, compile what a worker
+        serves with: the running-batch programs of the warm buckets, batch
+        size 1 now, larger batches in the background (warmup_running).
 
         Raises ModelLoadError (one clear line) if the model cannot be loaded.
         `options` go to the constructor (batch_sizes, jit, weight_layout).
@@ -89,7 +90,7 @@ class Generator(TextGenerator):
         except ValueError as exc:
             raise loading.ModelLoadError(f"{info.name}: {exc}") from exc
         if warmup:
-            generator.warmup(background=True)
+            generator.warmup_running(background=True)
         return generator
 
     def batch_sizes_for(self, bucket: int) -> tuple[int, ...]:
@@ -101,16 +102,31 @@ class Generator(TextGenerator):
         1): eight waiting prompts run as two compiled batches of 4 rather
         than wait for 8 to compile.
         """
-        sizes = self.continuous_batch_sizes(bucket)
+        sizes = self._memory_bounded_sizes(bucket)
         if self.warming():
             return tuple(
                 size for size in sizes if size == 1 or self.is_compiled(bucket, size)
             )
         return sizes
 
-    def continuous_batch_sizes(self, bucket: int) -> tuple[int, ...]:
-        """The batch sizes prompts of `bucket` may run in (memory bounds),
-        compiled or not: a running batch compiles what it needs."""
+    def continuous_batch_sizes(
+        self, bucket: int, mode: str = "beam"
+    ) -> tuple[int, ...]:
+        """The batch sizes a running group of `bucket` may take (memory
+        bounds); a running batch compiles what it needs, except while the
+        background warm-up runs: then only sizes compiled already (and 1),
+        so that a group does not wait for a compile the warm-up will do."""
+        sizes = self._memory_bounded_sizes(bucket)
+        if self.warming():
+            program = self._chunk_programs.get(mode)
+            return tuple(
+                size
+                for size in sizes
+                if size == 1 or (program and program.is_chunked(size, bucket))
+            )
+        return sizes
+
+    def _memory_bounded_sizes(self, bucket: int) -> tuple[int, ...]:
         if bucket > BATCHED_BUCKET_LIMIT:
             return (1,)
         sizes = self.batch_sizes
@@ -190,33 +206,59 @@ class Generator(TextGenerator):
         elapsed = time.perf_counter() - start
         if later:  # after the rest: on 2 cores, two compiles slow each other
             self._warming = threading.Thread(
-                target=self._compile_logged, args=(later,), name="warmup", daemon=True
+                target=self._logged,
+                args=(self._compile, later),
+                name="warmup",
+                daemon=True,
             )
             self._warming.start()
         return elapsed
 
-    def warmup_running(self, buckets=None, mode: str = "beam") -> float:
+    def warmup_running(
+        self, buckets=None, mode: str = "beam", background: bool = False
+    ) -> float:
         """Compile a running batch's programs (chunked.py: start and chunk)
         of `buckets` (default: the warm buckets) for every batch size; the
         seconds it took.
 
-        Not part of `warmup`: each (batch size, bucket) is two more compiles,
-        which only a worker serving through running batches needs.
+        With `background`, as `warmup`: batch size 1 before this returns,
+        the larger sizes in a thread (`warming`, `wait_warm`).
         """
         start = time.perf_counter()
         if buckets is None:
             buckets = self.settings.warm_buckets
         buckets = [b for b in buckets if b < self.n_positions]
+        plan = warmup_order(buckets, self._memory_bounded_sizes)
+        later = [(size, bucket) for size, bucket in plan if size > 1 and background]
+        self._compile_running([pair for pair in plan if pair not in later], mode)
+        elapsed = time.perf_counter() - start
+        if later:
+            self._warming = threading.Thread(
+                target=self._logged,
+                args=(self._compile_running, later, mode),
+                name="warmup",
+                daemon=True,
+            )
+            self._warming.start()
+        return elapsed
+
+    def _compile_running(self, plan: list[tuple[int, int]], mode: str) -> None:
         program = self.chunk_program(mode)
         token = (self.eos_id + 1) % int(self.model.config.vocab_size)
-        for size, bucket in warmup_order(buckets, self.continuous_batch_sizes):
+        for size, bucket in plan:
             release_free_heap()
+            tick = time.perf_counter()
             ids, mask = left_pad([(token,)] * size, bucket, self.eos_id)
             state = program.start(ids, mask, [1] * size, [1] * size, [0] * size)
             state, cache = program.variables(state, program.empty_cache(size, bucket))
             program.chunk(state, cache, 1, size, bucket)
+            log.info(
+                "compiled running batch %d at bucket %d in %.1f s",
+                size,
+                bucket,
+                time.perf_counter() - tick,
+            )
         release_free_heap()
-        return time.perf_counter() - start
 
     def warming(self) -> bool:
         """True while a background warm-up is compiling."""
@@ -228,9 +270,10 @@ class Generator(TextGenerator):
             self._warming.join(timeout)
         return not self.warming()
 
-    def _compile_logged(self, plan: list[tuple[int, int]]) -> None:
+    @staticmethod
+    def _logged(compile_plan, *args) -> None:
         try:
-            self._compile(plan)
+            compile_plan(*args)
         except Exception:  # the sizes compiled so far still serve
             log.exception("background warm-up failed")
 

@@ -1,5 +1,7 @@
 """Running batches: rows join and leave between chunks, each row's text as alone."""
 
+import threading
+
 import pytest
 
 from textgen import GenerationSettings, Generator
@@ -242,3 +244,38 @@ def test_a_failed_advance_ends_every_row(tiny_generator, monkeypatch):
     results = {}
     _drain(batch, results)
     assert results == {"b": _alone(tiny_generator, request)}
+
+
+def test_a_loaded_worker_warms_its_running_batches(tiny_model_dir):
+    """load(warmup=True) compiles what a worker serves with: the running
+    programs, batch 1 before it returns, larger sizes in the background;
+    meanwhile a new group takes only the sizes compiled so far."""
+    settings = GenerationSettings(
+        max_new_tokens=6,
+        longest=6,
+        min_new_tokens=2,
+        num_beams=2,
+        length_buckets=(8, 16),
+        warm_buckets=(8,),
+    )
+    release = threading.Event()
+    original = Generator._compile_running
+
+    def held(self, plan, mode):  # the background part waits to be released
+        if any(size > 1 for size, _ in plan):
+            release.wait()
+        original(self, plan, mode)
+
+    Generator._compile_running = held
+    try:
+        generator = Generator.load(str(tiny_model_dir), settings, batch_sizes=(1, 2))
+        program = generator.chunk_program("beam")
+        assert program.chunked == {(1, 8)}
+        assert generator.continuous_batch_sizes(8) == (1,)
+        assert generator.compiled() == []  # no one-shot program: workers use none
+    finally:
+        release.set()
+        Generator._compile_running = original
+    assert generator.wait_warm(timeout=600)
+    assert program.chunked == {(1, 8), (2, 8)}
+    assert generator.continuous_batch_sizes(8) == (1, 2)
