@@ -28,7 +28,12 @@ import numpy as np
 import tensorflow as tf
 
 from .eager import strip_after_eos
-from .engine import BATCHED_BUCKET_LIMIT, left_pad, plan_batches
+from .engine import (
+    BATCHED_BUCKET_LIMIT,
+    LARGE_BATCH_BUCKET_LIMIT,
+    left_pad,
+    plan_batches,
+)
 from .prompts import PreparedPrompt
 from .running import Finished, RunningBatch
 from .settings import Request
@@ -106,9 +111,15 @@ class ContinuousBatch(RunningBatch):
         return finished
 
     def _place(self, waiting: list[_Row]) -> list[tuple[_Group, list[_Row]]]:
-        """Which group each waiting row joins (new groups as needed)."""
+        """Which group each waiting row joins (new groups as needed).
+
+        The longest prompts are placed first, so that a new group takes the
+        widest bucket and the shorter beam prompts join it instead of
+        opening groups of their own: one program of 8 rows costs far less
+        than two of 4 (engine.py).
+        """
         joining: dict[int, tuple[_Group, list[_Row]]] = {}
-        for row in waiting:
+        for row in sorted(waiting, key=lambda row: -row.prompt.bucket):
             group = self._group_for(row, joining)
             joining.setdefault(id(group), (group, []))[1].append(row)
         return list(joining.values())
@@ -142,6 +153,8 @@ class ContinuousBatch(RunningBatch):
             return True
         if row.request.mode == "sample" or row.prompt.bucket > group.bucket:
             return False
+        if row.prompt.bucket <= LARGE_BATCH_BUCKET_LIMIT < group.bucket:
+            return False  # a group that may not grow to 8 rows (memory)
         program = self.generator.chunk_program(group.mode)
         room = program.capacity(group.bucket) - group.bucket
         return group.bucket <= BATCHED_BUCKET_LIMIT and row.prompt.new_tokens <= room

@@ -279,3 +279,21 @@ def test_a_loaded_worker_warms_its_running_batches(tiny_model_dir):
     assert generator.wait_warm(timeout=600)
     assert program.chunked == {(1, 8), (2, 8)}
     assert generator.continuous_batch_sizes(8) == (1, 2)
+
+
+def test_prompts_admitted_together_share_the_widest_bucket(tiny_model_dir):
+    """Short beam prompts admitted with a longer one join its group (one
+    program of 4 rows at bucket 16), whatever order they came in."""
+    generator = Generator.load(
+        str(tiny_model_dir), TEST_SETTINGS, warmup=False, batch_sizes=(1, 4)
+    )
+    batch = generator.running_batch(4, chunk_steps=4)
+    requests = {key: _request("beam", key, new_tokens=8) for key in (0, 3, 1)}
+    assert [generator.prepare(r.prompt).bucket for r in requests.values()] == [8, 8, 16]
+    for key, request in requests.items():
+        batch.admit(key, request)
+    results = {}
+    _drain(batch, results)
+    assert generator.chunk_program("beam").chunked == {(4, 16)}
+    for key, request in requests.items():
+        assert results[key] == _alone(generator, request), key
