@@ -23,6 +23,7 @@ from werkzeug.serving import make_server
 
 from docdraft import create_app
 from docdraft.extensions import db
+from docdraft.jobs import dispatch
 from docdraft.jobs import generator as generator_module
 from docdraft.jobs.runner import queued_job_ids
 from docdraft.jobs.serving import run_jobs
@@ -115,9 +116,7 @@ def make_app(database_url, tmp_path, monkeypatch):
 
     yield factory
     for app in apps:  # no worker thread of this test may outlive it
-        backend = app.extensions.get("docdraft.job_backend")
-        if hasattr(backend, "stop"):
-            backend.stop()
+        dispatch.backend(app).stop()
     with home.app_context():
         db.session.remove()
         for table in reversed(db.metadata.sorted_tables):
@@ -244,7 +243,7 @@ class FakeBatch:
 @pytest.fixture
 def fake_generator(app):
     generator = FakeGenerator()
-    app.extensions[generator_module.EXTENSION_KEY] = generator
+    generator_module.install(app, generator)
     return generator
 
 

@@ -54,7 +54,7 @@ def test_document_page_shows_machine_text_without_reload(
     app, live_server, page, make_user
 ):
     generator = GatedGenerator([HOSTILE])
-    app.extensions[generator_module.EXTENSION_KEY] = generator
+    generator_module.install(app, generator)
     _, sponsor_email = make_user(Role.sponsor)
     make_user(Role.editor, name="Eddie Editor")
 
@@ -109,7 +109,7 @@ def wait_for_suggestion(page):
 def test_review_flow_from_prompt_to_approved_export(
     app, live_server, new_page, make_user, tmp_path
 ):
-    app.extensions[generator_module.EXTENSION_KEY] = FakeGenerator(texts=[SUGGESTION])
+    generator_module.install(app, FakeGenerator(texts=[SUGGESTION]))
     _, sponsor_email = make_user(Role.sponsor, name="Sia Sponsor")
     _, editor_email = make_user(Role.editor, name="Eddie Editor")
     shots = os.environ.get("DOCDRAFT_SCREENSHOTS")

@@ -4,6 +4,7 @@ import pytest
 from sqlalchemy import func, select
 
 from docdraft.extensions import db
+from docdraft.jobs import dispatch
 from docdraft.models import Autodoc, Document, JobStatus, Revision, Role, UserStatus
 
 from .conftest import csrf_token
@@ -38,7 +39,7 @@ def test_sponsor_creates_document_with_first_revision_and_job(
 
 def test_job_is_handed_to_the_queue_after_commit(app, sponsor, editor, create_document):
     document_id = create_document(sponsor, editor.user_id)
-    backend = app.extensions["docdraft.job_backend"]
+    backend = dispatch.backend(app)
     with app.app_context():
         autodoc_id = db.session.scalar(
             select(Autodoc.id).join(Revision).where(Revision.document_id == document_id)
@@ -151,7 +152,7 @@ def test_sponsor_edit_of_body_makes_new_revision_and_job(
         (1, "First"),
         (2, "Second"),
     ]
-    assert app.extensions["docdraft.job_backend"].delivered.__len__() == 2
+    assert len(dispatch.backend(app).delivered) == 2
 
 
 def test_a_rename_alone_is_a_revision_that_keeps_its_suggestion(
@@ -173,7 +174,7 @@ def test_a_rename_alone_is_a_revision_that_keeps_its_suggestion(
     # The rename moved the head, so a form still showing the old name is
     # stale and cannot put it back.
     assert [number for number, *_ in revisions_of(app, document_id)] == [1, 2]
-    assert len(app.extensions["docdraft.job_backend"].delivered) == 1
+    assert len(dispatch.backend(app).delivered) == 1
     status = sponsor.get(f"/documents/{document_id}/status.json").get_json()
     assert (status["revision"], status["status"]) == (2, "done")
     assert status["text"] == fake_generator.texts[0]
@@ -307,7 +308,7 @@ def test_retry_of_a_job_that_did_not_fail_changes_nothing(
         sponsor.get(f"/documents/{document_id}/status.json").get_json()["status"]
         == "done"
     )
-    assert len(app.extensions["docdraft.job_backend"].delivered) == 1
+    assert len(dispatch.backend(app).delivered) == 1
 
 
 def test_earlier_revisions_keep_their_own_text(

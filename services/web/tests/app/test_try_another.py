@@ -157,7 +157,7 @@ def test_a_running_job_that_compiles_says_so(app, sponsor, drafted, fake_generat
     generator = Announcing(texts=[" compiled"], compiling=True)
     from docdraft.jobs import generator as generator_module
 
-    app.extensions[generator_module.EXTENSION_KEY] = generator
+    generator_module.install(app, generator)
     with app.app_context():
         [job] = [s.id for s in db.session.scalars(select(Autodoc)) if s.is_pending]
         run_jobs([job])
