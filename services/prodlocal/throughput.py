@@ -13,7 +13,8 @@ machine, the worker idle. Prints one JSON line:
 - seconds_per_document: from A's first save to A's last finished_at, / 24;
 - second_sponsor: B's save (queued_at) to its started_at and finished_at;
 - admission: the largest save -> started_at of a document saved while a
-  batch ran with a free row (fewer than JOB_BATCH_ROWS running then);
+  batch ran with a row free for it (fewer than JOB_BATCH_ROWS running or
+  waiting ahead of it);
 - bench: one document alone, and seconds per document in a batch of 8;
 - targets: A's documents at <= 1.1x the bench's batch seconds per document,
   B's done within 3x the bench's one document, admission within 2 s.
@@ -132,11 +133,15 @@ def moments(status):
 
 def admission(times, rows):
     """Largest save -> start of the documents saved while a batch ran with a
-    free row: (how many such documents, their largest wait in seconds)."""
+    row free for them (fewer than JOB_BATCH_ROWS running or waiting ahead):
+    (how many such documents, their largest wait in seconds).  A document
+    saved behind others that fill the free rows waits for a row to end,
+    which is the queue, not admission."""
     waits = []
     for queued, started, _ in times:
         running = sum(s <= queued < f for _, s, f in times)
-        if 0 < running < rows:
+        ahead = sum(q < queued < s for q, s, _ in times)
+        if running and running + ahead < rows:
             waits.append((started - queued).total_seconds())
     return len(waits), round(max(waits), 2) if waits else None
 
