@@ -143,23 +143,16 @@ class Generator(TextGenerator):
 
     def chunk_program(self, mode: str = "beam") -> ChunkProgram:
         """The (cached) running-batch programs of one mode (chunked.py)."""
-        with self._lock:
-            if mode not in self._chunk_programs:
-                self._chunk_programs[mode] = ChunkProgram(
-                    self.model,
-                    self.settings,
-                    mode,
-                    self.n_positions,
-                    self.eos_id,
-                    self.jit,
-                )
-        return self._chunk_programs[mode]
+        return self._cached(self._chunk_programs, ChunkProgram, mode)
 
     def program(self, mode: str = "beam") -> Program:
         """The (cached) program of one mode, for every batch size and bucket."""
+        return self._cached(self._programs, Program, mode)
+
+    def _cached(self, programs: dict, kind, mode: str):
         with self._lock:
-            if mode not in self._programs:
-                self._programs[mode] = Program(
+            if mode not in programs:
+                programs[mode] = kind(
                     self.model,
                     self.settings,
                     mode,
@@ -167,7 +160,7 @@ class Generator(TextGenerator):
                     self.eos_id,
                     self.jit,
                 )
-        return self._programs[mode]
+        return programs[mode]
 
     def compiled(self) -> list[tuple[int, int, str]]:
         """(bucket, batch size, mode) of every compiled executable, sorted."""
