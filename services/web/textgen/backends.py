@@ -202,7 +202,7 @@ class CT2RunningBatch(RunningBatch):
     def keys(self) -> list:
         return list(self._rows)
 
-    def admit(self, key, request) -> None:
+    def admit(self, key, request):
         prepared = self._check_admit(key, request)
         self._rows[key] = self.generator.runner.submission(
             prepared.ids,
@@ -211,6 +211,7 @@ class CT2RunningBatch(RunningBatch):
             seed=request.seed if request.mode == "sample" else None,
             **self.generator.search(request.mode, prepared.new_tokens),
         )
+        return prepared
 
     def advance(self, on_compile=None) -> list[Finished]:
         """Start what was admitted; wait up to `chunk_s` for rows to end.

@@ -12,9 +12,10 @@ Every row runs the search it would run alone, at its own length (search.py:
 the loop's condition per row), so its text equals `generate([request])`.
 
 A group's batch size follows the compiled sizes (1, 4, 8): it grows when
-new rows need room and shrinks when enough rows have left, by gathering its
-rows (one copy of the state, only then); between chunks the state stays
-where it is (in variables that each chunk updates in place).  Free rows of
+new rows need room and shrinks when rows have left and none took their
+place by the next advance, by gathering its rows (one copy of the state,
+only then); between chunks the state stays where it is (in variables that
+each chunk updates in place).  Free rows of
 a group still run (their result is dropped).
 """
 
@@ -88,10 +89,11 @@ class ContinuousBatch(RunningBatch):
     def keys(self) -> list[Hashable]:
         return list(self._in_flight)
 
-    def admit(self, key: Hashable, request: Request) -> None:
+    def admit(self, key: Hashable, request: Request) -> PreparedPrompt:
         prompt = self._check_admit(key, request)
         self._waiting.append(_Row(key, request, prompt))
         self._in_flight[key] = None
+        return prompt
 
     def advance(self, on_compile=None) -> list[Finished]:
         """One chunk of every group.  An error (a compile or a run that
@@ -99,8 +101,13 @@ class ContinuousBatch(RunningBatch):
         StaticBatch is after a failed `generate`."""
         waiting, self._waiting = self._waiting, []
         try:
-            for group, rows in self._place(waiting):
+            joined = self._place(waiting)
+            for group, rows in joined:
                 self._join(group, rows, on_compile)
+            joining = {id(group) for group, _ in joined}
+            for group in self._groups:
+                if id(group) not in joining:  # rows left, none came
+                    self._resize(group, _fitting_size(group.busy(), group.sizes))
             finished = []
             for group in list(self._groups):
                 finished += self._run(group, on_compile)
@@ -125,7 +132,7 @@ class ContinuousBatch(RunningBatch):
         return list(joining.values())
 
     def _group_for(self, row: _Row, joining) -> _Group:
-        mode, bucket = row.request.mode, row.prompt.bucket
+        mode = row.request.mode
 
         def room(group):
             return group.room() - len(joining.get(id(group), (None, []))[1])
@@ -141,10 +148,32 @@ class ContinuousBatch(RunningBatch):
         ]
         if fitting:  # the smallest bucket: the least padding to run
             return min(fitting, key=lambda group: group.bucket)
+        bucket = self._opening_bucket(row)
         sizes = self.generator.continuous_batch_sizes(bucket, mode)
         group = _Group(mode, bucket, sizes)
         self._groups.append(group)
         return group
+
+    def _opening_bucket(self, row: _Row) -> int:
+        """The bucket of a new group for `row`.
+
+        A beam row's group opens at the widest warm bucket that may hold 8
+        rows, so that beam prompts admitted later join it instead of opening
+        groups of their own: rows arrive a few at a time, and two programs of
+        4 rows cost far more than one of 8 (engine.py).  The padding costs a
+        few percent a step (attention over it, masked).
+        """
+        bucket = row.prompt.bucket
+        if row.request.mode == "sample" or bucket > LARGE_BATCH_BUCKET_LIMIT:
+            return bucket
+        program = self.generator.chunk_program(row.request.mode)
+        wider = [
+            wide
+            for wide in self.generator.settings.warm_buckets
+            if bucket < wide <= LARGE_BATCH_BUCKET_LIMIT
+            and row.prompt.new_tokens <= program.capacity(wide) - wide
+        ]
+        return max(wider, default=bucket)
 
     def _fits(self, row: _Row, group: _Group) -> bool:
         """A sampled row runs at its own bucket (its random stream is keyed by
@@ -245,8 +274,6 @@ class ContinuousBatch(RunningBatch):
             del self._in_flight[row.key]
         if not group.busy():
             self._groups.remove(group)
-        elif finished:
-            self._resize(group, _fitting_size(group.busy(), group.sizes))
         return finished
 
     def _finished(self, row: _Row, sequence, bucket: int) -> Finished:

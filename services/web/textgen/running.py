@@ -23,6 +23,7 @@ from __future__ import annotations
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 
+from .prompts import PreparedPrompt
 from .settings import Request
 
 
@@ -55,8 +56,9 @@ class RunningBatch:
     def free_rows(self) -> int:
         return self.rows - len(self)
 
-    def admit(self, key: Hashable, request: Request) -> None:
+    def admit(self, key: Hashable, request: Request) -> PreparedPrompt:
         """Take `request` into a free row; it decodes from the next `advance`.
+        Returns its prepared prompt (the tokens used, and how many were cut).
 
         ValueError for a request `generate` would refuse (the row stays
         free); RuntimeError when no row is free or the key is in flight.
@@ -73,7 +75,7 @@ class RunningBatch:
         """
         raise NotImplementedError
 
-    def _check_admit(self, key: Hashable, request: Request):
+    def _check_admit(self, key: Hashable, request: Request) -> PreparedPrompt:
         """The prepared prompt, after the checks every kind shares."""
         if key in self.keys():
             raise RuntimeError(f"{key!r} is already in this batch")
@@ -95,9 +97,10 @@ class StaticBatch(RunningBatch):
     def keys(self) -> list[Hashable]:
         return list(self._waiting)
 
-    def admit(self, key: Hashable, request: Request) -> None:
-        self._check_admit(key, request)
+    def admit(self, key: Hashable, request: Request) -> PreparedPrompt:
+        prepared = self._check_admit(key, request)
         self._waiting[key] = request
+        return prepared
 
     def advance(self, on_compile=None) -> list[Finished]:
         if not self._waiting:

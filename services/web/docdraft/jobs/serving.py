@@ -120,8 +120,7 @@ class BatchWorker:
         for autodoc_id in autodoc_ids:
             request = self._request(db.session.get(Autodoc, autodoc_id))
             try:
-                prepared = self.generator.prepare(request.prompt, request.new_tokens)
-                self.batch.admit(autodoc_id, request)
+                prepared = self.batch.admit(autodoc_id, request)
             except Exception as exc:  # noqa: BLE001 - any failure must end the job
                 refused[autodoc_id] = runner.failure(exc)
                 continue

@@ -1,5 +1,6 @@
 """Running batches: rows join and leave between chunks, each row's text as alone."""
 
+import dataclasses
 import threading
 
 import pytest
@@ -296,4 +297,32 @@ def test_prompts_admitted_together_share_the_widest_bucket(tiny_model_dir):
     _drain(batch, results)
     assert generator.chunk_program("beam").chunked == {(4, 16)}
     for key, request in requests.items():
+        assert results[key] == _alone(generator, request), key
+
+
+def test_beam_rows_admitted_in_turns_share_one_group(tiny_model_dir):
+    """A short beam prompt opens its group at the widest warm bucket, so a
+    longer one admitted a chunk later joins it: one program of 4 rows at
+    bucket 16, not a group per bucket.  A sampled row keeps its own."""
+    settings = dataclasses.replace(TEST_SETTINGS, warm_buckets=(8, 16))
+    generator = Generator.load(
+        str(tiny_model_dir), settings, warmup=False, batch_sizes=(1, 4)
+    )
+    batch = generator.running_batch(4, chunk_steps=2)
+    short, long = _request("beam", 3, new_tokens=8), _request("beam", 1, new_tokens=8)
+    sample = _request("sample", 0, new_tokens=8)
+    assert [generator.prepare(r.prompt).bucket for r in (short, long, sample)] == [
+        8,
+        16,
+        8,
+    ]
+    batch.admit("short", short)
+    batch.advance()
+    batch.admit("long", long)
+    batch.admit("sample", sample)
+    results = {}
+    _drain(batch, results)
+    assert generator.chunk_program("beam").chunked == {(1, 16), (4, 16)}
+    assert generator.chunk_program("sample").chunked == {(1, 8)}
+    for key, request in (("short", short), ("long", long), ("sample", sample)):
         assert results[key] == _alone(generator, request), key
