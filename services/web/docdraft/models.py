@@ -90,6 +90,7 @@ class EventKind(enum.StrEnum):
     archive = "archive"
     restore = "restore"
     cancel = "cancel"  # a waiting (or, by an admin, running) suggestion stopped
+    consent = "consent"  # training consent given or withdrawn (detail: {"on": bool})
 
 
 def _enum(enum_class, name, length=16):
@@ -112,6 +113,10 @@ class User(UserMixin, db.Model):
     status_changed_at: Mapped[datetime | None] = mapped_column(Timestamp)
     # Why an admin rejected the account; the user sees it on their status page.
     status_reason: Mapped[str | None] = mapped_column(String(REASON_MAX))
+    # What a sponsor's new documents start with for `Document.train_consent`.
+    train_consent_default: Mapped[bool] = mapped_column(
+        default=False, server_default=text("false")
+    )
 
     def set_password(self, password):
         method = current_app.config["PASSWORD_HASH_METHOD"]  # see config.py
@@ -154,6 +159,11 @@ class Document(db.Model):
     )
     # The create form's one-time key: one document per key and sponsor.
     create_key: Mapped[str | None] = mapped_column(String(64))
+    # The sponsor said yes to training the team's model on it; only approved
+    # documents with consent are ever used (docdraft.training).
+    train_consent: Mapped[bool] = mapped_column(
+        default=False, server_default=text("false")
+    )
 
     sponsor: Mapped[User] = relationship(foreign_keys=[sponsor_id])
     retention: Mapped["Retention"] = relationship(
@@ -383,3 +393,89 @@ class LoginSession(db.Model):
     created_at: Mapped[datetime] = mapped_column(Timestamp, default=utcnow)
     last_seen_at: Mapped[datetime] = mapped_column(Timestamp, default=utcnow)
     ended_at: Mapped[datetime | None] = mapped_column(Timestamp)
+
+
+class ModelStatus(enum.StrEnum):
+    training = "training"
+    ready = "ready"
+    failed = "failed"
+    cancelled = "cancelled"
+
+
+class ModelOrigin(enum.StrEnum):
+    seed = "seed"  # the project's offline seed model
+    hub = "hub"  # a model hub id
+    local = "local"  # a directory the deployment named (TEXTGEN_MODEL)
+    trained = "trained"  # fine-tuned here, from `base`
+
+
+class LanguageModel(db.Model):
+    """A model in the registry: a deployment's base model, or one trained here.
+
+    A trained model serves only its audience (the sponsors whose documents
+    trained it), and only those it is active for (ModelActivation). Its
+    weights live in the model store under their sha256 (`reference`).
+    """
+
+    __tablename__ = "language_models"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    origin: Mapped[ModelOrigin] = mapped_column(_enum(ModelOrigin, "model_origin"))
+    # Where the weights are: a hub id, a directory, or a path in the store.
+    reference: Mapped[str] = mapped_column(String(1000))
+    # sha256 of the weights; None until a training job has written them.
+    sha256: Mapped[str | None] = mapped_column(String(64), unique=True)
+    base_id: Mapped[int | None] = mapped_column(
+        ForeignKey("language_models.id"), index=True
+    )
+    status: Mapped[ModelStatus] = mapped_column(
+        _enum(ModelStatus, "model_status"), default=ModelStatus.ready, index=True
+    )
+    created_at: Mapped[datetime] = mapped_column(Timestamp, default=utcnow)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    finished_at: Mapped[datetime | None] = mapped_column(Timestamp)
+    # Evaluation (issue's `metrics` keys) and training progress: step,
+    # planned_steps, and the loss points [[step, loss, val_loss], ...].
+    metrics: Mapped[dict | None] = mapped_column(JSON)
+    progress: Mapped[dict | None] = mapped_column(JSON)
+    error: Mapped[str | None] = mapped_column(String(ERROR_MAX))
+    # The training job: its limit, its worker's lease, a cancel asked for.
+    max_minutes: Mapped[int | None]
+    lease_owner: Mapped[str | None] = mapped_column(String(120))
+    lease_expires_at: Mapped[datetime | None] = mapped_column(Timestamp, index=True)
+    cancel_requested: Mapped[bool] = mapped_column(
+        default=False, server_default=text("false")
+    )
+
+    base: Mapped["LanguageModel | None"] = relationship(remote_side=[id])
+    audience: Mapped[list["User"]] = relationship(
+        secondary="model_audience", order_by="User.id"
+    )
+
+
+class ModelAudience(db.Model):
+    """A sponsor whose documents trained a model."""
+
+    __tablename__ = "model_audience"
+
+    model_id: Mapped[int] = mapped_column(
+        ForeignKey("language_models.id"), primary_key=True
+    )
+    sponsor_id: Mapped[int] = mapped_column(ForeignKey("users.id"), primary_key=True)
+
+
+class ModelActivation(db.Model):
+    """The trained model that writes a sponsor's suggestions; one per sponsor
+    (no row: the deployment's base model)."""
+
+    __tablename__ = "model_activations"
+
+    sponsor_id: Mapped[int] = mapped_column(ForeignKey("users.id"), primary_key=True)
+    model_id: Mapped[int] = mapped_column(
+        ForeignKey("language_models.id"), index=True
+    )
+    activated_at: Mapped[datetime] = mapped_column(Timestamp, default=utcnow)
+    activated_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+
+    model: Mapped[LanguageModel] = relationship()
