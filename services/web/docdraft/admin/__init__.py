@@ -2,4 +2,4 @@ from flask import Blueprint
 
 bp = Blueprint("admin", __name__)
 
-from . import jobs, routes  # noqa: E402,F401  (routes register themselves on bp)
+from . import jobs, models, routes  # noqa: E402,F401  (routes register themselves on bp)
