@@ -13,6 +13,7 @@ from .extensions import db
 from .models import Role, UserStatus
 from .passwords import PASSWORD_MAX, PASSWORD_MIN, weakness
 from .services.users import EmailTaken, create_admin, find_user_by_email, signup_user
+from .training.cli import dataset as dataset_command
 
 DEMO_USERS = (
     ("sponsor@demo.local", "Demo Sponsor", Role.sponsor),
@@ -24,6 +25,7 @@ def init_app(app):
     app.cli.add_command(create_admin_command)
     app.cli.add_command(seed_demo_command)
     app.cli.add_command(serve_command)
+    app.cli.add_command(dataset_command)
 
 
 def _check_password(password):

@@ -5,6 +5,7 @@ import unicodedata
 
 from flask_wtf import FlaskForm
 from wtforms import (
+    BooleanField,
     IntegerField,
     PasswordField,
     SelectChoice,
@@ -286,7 +287,21 @@ def new_form_key():
     return secrets.token_urlsafe(24)
 
 
-class NewDocumentForm(DocumentForm, EditorChoiceForm):
+class EditorDocumentForm(DocumentForm):
+    base_revision = base_revision_field()
+
+
+TRAIN_CONSENT_LABEL = "Use this document to train our team's model"
+
+
+class TrainConsentForm(AppForm):
+    """The sponsor's training consent for one document. An unchecked box
+    is not posted at all, so its absence means "no", as in every browser."""
+
+    train_consent = BooleanField(TRAIN_CONSENT_LABEL)
+
+
+class NewDocumentForm(DocumentForm, EditorChoiceForm, TrainConsentForm):
     # One key per form page: the same key posted twice (a double click, a
     # resent request) gives the first document, not a second one.
     form_key = StringField(
@@ -300,12 +315,17 @@ class NewDocumentForm(DocumentForm, EditorChoiceForm):
     )
 
 
-class EditorDocumentForm(DocumentForm):
-    base_revision = base_revision_field()
+class SponsorDocumentForm(EditorDocumentForm, EditorChoiceForm, TrainConsentForm):
+    """Only the sponsor's form carries consent: an editor's edit cannot
+    change it."""
 
 
-class SponsorDocumentForm(EditorDocumentForm, EditorChoiceForm):
-    pass
+class TrainConsentDefaultForm(AppForm):
+    """A sponsor's default for the consent box of their new documents."""
+
+    train_consent_default = BooleanField(
+        'Tick "Use this document to train our team\'s model" on my new documents'
+    )
 
 
 class RejectForm(AppForm):

@@ -15,9 +15,16 @@ from flask import (
 from flask_login import current_user, login_required, login_user, logout_user
 
 from .. import audit, sessions
-from ..access import approved_required
+from ..access import approved_required, deny
 from ..extensions import db, limiter
-from ..forms import ActionForm, LoginForm, PasswordChangeForm, SignupForm, form_status
+from ..forms import (
+    ActionForm,
+    LoginForm,
+    PasswordChangeForm,
+    SignupForm,
+    TrainConsentDefaultForm,
+    form_status,
+)
 from ..models import Role
 from ..services.users import (
     authenticate,
@@ -128,12 +135,38 @@ def _log_out_here():
 @bp.get("/account")
 @approved_required
 def account():
-    return render_template(
+    return _account_page()
+
+
+def _account_page(consent_form=None, status=200):
+    """The account page; `consent_form` a refused one, shown as posted."""
+    if consent_form is None and current_user.role == Role.sponsor:
+        default = {"train_consent_default": current_user.train_consent_default}
+        consent_form = TrainConsentDefaultForm(formdata=None, data=default)
+    page = render_template(
         "auth/account.html",
         login_sessions=sessions.active_sessions(current_user),
         this_session=sessions.current(),
         form=ActionForm(),
+        consent_form=consent_form,
     )
+    return page, status
+
+
+@bp.post("/account/training")
+@approved_required
+def training_default():
+    """A sponsor's default for the training-consent box of new documents."""
+    if current_user.role != Role.sponsor:
+        deny("only sponsors have a training-consent default")
+    form = TrainConsentDefaultForm()
+    if not form.validate_on_submit():
+        return _account_page(form, 400)
+    current_user.train_consent_default = form.train_consent_default.data
+    db.session.commit()
+    on = "ticked" if current_user.train_consent_default else "not ticked"
+    flash(f"Saved: the training-consent box of your new documents starts {on}.")
+    return redirect(url_for("auth.account") + "#training")
 
 
 @bp.post("/account/sessions/<int:session_id>/end")

@@ -17,6 +17,7 @@ from ..forms import (
     ReviewForm,
     SponsorDocumentForm,
     SuggestionForm,
+    TrainConsentForm,
     TryAnotherForm,
 )
 from ..jobs.queue import queue_position
@@ -48,6 +49,7 @@ def _document_values(document):
         "base_revision": document.head_revision,
         "editor_id": document.retention.editor_id,
         "suggestion_length": document.latest_revision.autodoc.length,
+        "train_consent": document.train_consent,
     }
 
 
@@ -112,6 +114,9 @@ def render_document_page(
         "body": body_view(latest),
         "form": None if document.is_locked else form,
         "action_form": ActionForm(),
+        "consent_form": TrainConsentForm(
+            formdata=None, data={"train_consent": document.train_consent}
+        ),
         "suggestion_form": SuggestionForm(data={"base_revision": latest.number}),
         "review_form": ReviewForm(data={"base_revision": latest.number}),
         "comment_form": comment_form
@@ -219,6 +224,7 @@ def status_payload(document):
         "prompt_tokens_cut": autodoc.prompt_tokens_cut,
         "review_state": document.review_state.value,
         "archived": document.is_archived,
+        "train_consent": document.train_consent,
         "machine_share": round(view["share"], 4),
         # 1 for the job that runs next; None unless waiting (jobs.queue).
         "queue_position": queue_position(autodoc),

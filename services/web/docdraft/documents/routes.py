@@ -29,12 +29,14 @@ from ..forms import (
     CommentForm,
     ReviewForm,
     SuggestionForm,
+    TrainConsentForm,
     TryAnotherForm,
 )
 from ..models import Role
 from ..numbers import query_int
 from ..services import review, suggestions
 from ..services.cancel import NotCancellable, cancel_waiting
+from ..services.documents import set_train_consent
 from ..services.guard import Conflict, WrongActor
 from ..services.quota import QuotaExceeded
 from . import bp
@@ -184,6 +186,28 @@ def cancel(document_id):
     except NotCancellable as refused:
         flash(str(refused))
     return redirect(document_url(document) + "#latest")
+
+
+@bp.post("/documents/<int:document_id>/consent")
+def consent(document_id):
+    """The sponsor gives or withdraws training consent, on its own: approved
+    and archived documents are locked against edits, not against this."""
+    document = get_document_for(current_user, document_id)
+    form = _valid(TrainConsentForm())
+    try:
+        changed = set_train_consent(document, current_user, form.train_consent.data)
+    except WrongActor as error:
+        deny(str(error))
+    if not changed:
+        flash("Training consent was already as you chose; nothing changed.")
+    elif document.train_consent:
+        flash("This document may now be used to train your team's model.")
+    else:
+        flash(
+            "This document will not be used for any later training. Models "
+            "already trained keep what they learned from it."
+        )
+    return redirect(document_url(document) + "#training")
 
 
 @bp.post("/documents/<int:document_id>/review")

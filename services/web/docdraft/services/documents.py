@@ -7,7 +7,7 @@ their jobs are staged by `revisions`; a suggestion's fate is `suggestions`.
 
 import logging
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
 from .. import words
@@ -21,7 +21,7 @@ from ..models import (
     UserStatus,
     utcnow,
 )
-from .guard import advance
+from .guard import WrongActor, advance
 from .quota import hold_if_over
 from .revisions import add_revision, commit_and_enqueue, copy_suggestion, new_suggestion
 from .timeline import record
@@ -43,12 +43,21 @@ def approved_editor(editor_id):
     return editor
 
 
-def create_document(sponsor, name, body, editor_id, length="medium", form_key=None):
+def create_document(
+    sponsor,
+    name,
+    body,
+    editor_id,
+    length="medium",
+    form_key=None,
+    train_consent=False,
+):
     """Create a document with revision 1 and queue its suggestion (held back
     past the sponsor's quota, see `quota`).
 
     `form_key` is the create form's one-time key: a second post of the same
     key (a double click) returns the document the first one made.
+    `train_consent` on is recorded on the timeline like every later change.
     """
     editor = approved_editor(editor_id)
     earlier = _created_with(sponsor, form_key)
@@ -70,6 +79,8 @@ def create_document(sponsor, name, body, editor_id, length="medium", form_key=No
         return _created_with(sponsor, form_key)
     revision = add_revision(document, sponsor, spans=[], length=length)
     record(document, sponsor, EventKind.revision, revision_number=1)
+    if train_consent:
+        _set_consent(document, sponsor, True)
     hold_if_over(document, revision)
     commit_and_enqueue(revision)
     log.info("document=%s created by user=%s", document.id, sponsor.id)
@@ -87,17 +98,32 @@ def _created_with(sponsor, form_key):
 
 
 def save_document(
-    document, author, base_revision, name, body, editor_id=None, length="medium"
+    document,
+    author,
+    base_revision,
+    name,
+    body,
+    editor_id=None,
+    length="medium",
+    train_consent=None,
 ):
     """Save an edit made on `base_revision`; a changed body makes a new revision.
 
     Returns the new revision (a rename alone makes one, keeping the
     suggestion), or None when neither the body nor the name changed. Past
     the sponsor's quota the revision is saved and its suggestion held back.
-    `editor_id` (sponsors only) reassigns the document. Raises Conflict when
-    the document moved on or is locked, InvalidEditor for a bad editor.
+    `editor_id` (sponsors only) reassigns the document; `train_consent`
+    (sponsors only; None keeps it) gives or withdraws training consent.
+    Raises Conflict when the document moved on or is locked, InvalidEditor
+    for a bad editor, WrongActor when someone else than the sponsor changes
+    consent.
     """
     name = name.strip()
+    consent_changes = train_consent is not None and (
+        train_consent != document.train_consent
+    )
+    if consent_changes:
+        _ensure_sponsor(document, author)
     editor = None
     if editor_id is not None and editor_id != document.retention.editor_id:
         editor = approved_editor(editor_id)
@@ -130,6 +156,8 @@ def save_document(
         )
     if editor is not None:
         _reassign(document, author, editor)
+    if consent_changes:
+        _set_consent(document, author, train_consent)
     hold_if_over(document, revision)
     commit_and_enqueue(revision)
     return revision
@@ -159,3 +187,37 @@ def _reassign(document, author, editor):
         new=editor.name,
         old_id=previous.id,
     )
+
+
+def set_train_consent(document, user, on):
+    """Give (`on`) or withdraw training consent for `document`, whatever its
+    state: approved and archived documents are locked against edits, not
+    against their sponsor's consent. Returns whether anything changed.
+
+    Only the sponsor may (WrongActor otherwise). A withdrawal takes the
+    document out of every training set built after it (training.dataset);
+    models already trained keep what they learned.
+    """
+    _ensure_sponsor(document, user)
+    changed = db.session.execute(
+        update(Document)
+        .where(Document.id == document.id, Document.train_consent != on)
+        .values(train_consent=on)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    # The conditional UPDATE makes two racing posts record one change.
+    if changed:
+        record(document, user, EventKind.consent, on=on)
+    db.session.commit()
+    db.session.refresh(document)
+    return bool(changed)
+
+
+def _ensure_sponsor(document, user):
+    if user.id != document.sponsor_id:
+        raise WrongActor("Only the document's sponsor can change training consent.")
+
+
+def _set_consent(document, actor, on):
+    document.train_consent = on
+    record(document, actor, EventKind.consent, on=on)

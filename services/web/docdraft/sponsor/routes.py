@@ -2,7 +2,7 @@
 
 from functools import partial
 
-from flask import abort, flash, redirect, render_template, url_for
+from flask import abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
 from ..access import get_document_for, guard_blueprint
@@ -31,12 +31,17 @@ def documents():
 
 @bp.route("/documents/new", methods=["GET", "POST"])
 def new_document():
-    form = NewDocumentForm()
+    # The box starts as the sponsor's own default (set on /account).
+    defaults = {"train_consent": current_user.train_consent_default}
+    form = NewDocumentForm(data=defaults if request.method == "GET" else None)
     form.set_editor_choices(approved_editors())
     if form.validate_on_submit():
-        document = _save(
-            form, partial(create_document, form_key=form.form_key.data), current_user
+        create = partial(
+            create_document,
+            form_key=form.form_key.data,
+            train_consent=form.train_consent.data,
         )
+        document = _save(form, create, current_user)
         if document is not None:
             flash(_created_message(document))
             return redirect(url_for("sponsor.document", document_id=document.id))
@@ -49,9 +54,8 @@ def document(document_id):
     form = SponsorDocumentForm(data=edit_values(document))
     offer_editors(form, document)
     if form.validate_on_submit():
-        revision = _save(
-            form, save_document, document, current_user, form.base_revision.data
-        )
+        save = partial(save_document, train_consent=form.train_consent.data)
+        revision = _save(form, save, document, current_user, form.base_revision.data)
         if not form.editor_id.errors:
             flash(saved_message(revision))
             return redirect(url_for("sponsor.document", document_id=document.id))
