@@ -22,6 +22,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench_textgen import _model_dir  # noqa: E402
 
+from textgen import runtime  # noqa: E402
+
+runtime.setup()  # the worker's TensorFlow settings, before TensorFlow loads
+
 from textgen import Generator  # noqa: E402
 from textgen.settings import Request  # noqa: E402
 

@@ -229,6 +229,9 @@ def main(argv=None) -> int:
     parser.add_argument("--torch-dtypes", default="float16,float32")
     args = parser.parse_args(argv)
 
+    from textgen import runtime
+
+    runtime.setup()  # the worker's settings, should anything load TensorFlow
     from tokenizers import Tokenizer
 
     from textgen.equivalence import FIXED_PROMPTS

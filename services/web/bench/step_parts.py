@@ -23,6 +23,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from textgen import runtime  # noqa: E402
+
+runtime.setup()  # the worker's TensorFlow settings, before TensorFlow loads
+
 import tensorflow as tf  # noqa: E402
 from bench_textgen import _model_dir  # noqa: E402
 

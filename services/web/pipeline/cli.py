@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from pipeline.config import PipelineConfig, load_config
+from textgen import runtime
 
 if TYPE_CHECKING:
     import numpy as np
@@ -261,6 +262,9 @@ def main(argv: list[str] | None = None) -> int:
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     args = parse_args(argv)
+    # Before any stage imports TensorFlow: oneDNN stays on (TensorFlow's
+    # default), which the seed model has always been trained with.
+    runtime.setup(onednn=True)
     argv_used = sys.argv[1:] if argv is None else argv
     command = "python -m pipeline " + shlex.join(argv_used)
     config = load_config(args.config, data_dir=args.data_dir, model_dir=args.model_dir)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import os
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -16,11 +15,6 @@ def train_tokenizer(texts: Iterable[str], directory: Path, vocab_size: int) -> P
     ``<|endoftext|>`` is the only special token (id 0) and serves as bos, eos and
     unk, as in GPT-2; it is also used as the padding id by the packer.
     """
-    # Importing textgen imports TensorFlow with oneDNN turned off (textgen's
-    # choice for generation). This stage runs before the train stage imports
-    # TensorFlow, so keep TensorFlow's default (oneDNN on), which the pipeline
-    # has always trained with, unless the caller chose otherwise.
-    os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")
     from textgen.bpe import train_gpt2_tokenizer
 
     directory.mkdir(parents=True, exist_ok=True)

@@ -33,8 +33,11 @@ def install(app, generator):
 
 def _load(app):
     # Imported here: TensorFlow is heavy and the web processes never need it.
-    from textgen import load_generator, resolve_model_reference
+    from textgen import load_generator, resolve_model_reference, runtime
 
+    # Before the engine imports TensorFlow (a no-op once the process's entry
+    # point, such as the Celery worker, has done it).
+    runtime.setup()
     reference = resolve_model_reference(app.config["TEXTGEN_MODEL"])
     generator = load_generator(
         reference,

@@ -19,6 +19,8 @@ import time
 
 from celery.signals import worker_init
 
+from textgen import runtime
+
 from .. import create_app
 from ..extensions import db
 from . import dispatch, status
@@ -33,6 +35,7 @@ celery = dispatch.backend(flask_app).celery
 
 @worker_init.connect
 def load_model(**_):
+    runtime.setup()  # TensorFlow's settings, before the model loads it
     try:
         generator = get_generator(flask_app)
     except Exception as exc:  # noqa: BLE001 - one clear line, then exit
