@@ -205,7 +205,7 @@ def _measure_ct2(generator, args, prompts, tf_ids) -> dict:
     except ImportError:
         return {}
     from textgen.backends import converted_copy
-    from textgen.ct2 import CT2Runner
+    from textgen.ct2_run import CT2Runner
 
     copy = converted_copy(Path(args.worker))
     settings = generator.settings
@@ -436,7 +436,7 @@ def _never_ending(model) -> None:
     ln_f pins hidden unit 0 at 10 for every token, and EOS's (tied) embedding
     row reads only that unit, with weight -100: EOS's logit is always -1000.
     A minimum length would do the same in TF, but CTranslate2 ignores
-    min_length when a batch's prompts differ in length (textgen/ct2.py).
+    min_length when a batch's prompts differ in length (textgen/ct2_run.py).
     """
     transformer = model.transformer
     gamma, beta = transformer.ln_f.gamma.numpy(), transformer.ln_f.beta.numpy()
@@ -605,6 +605,11 @@ def _ct2_ratios(result: dict) -> dict:
 
 
 def main(argv=None) -> int:
+    from textgen import runtime
+
+    # The worker's TensorFlow settings (TEXTGEN_XLA_CACHE included, which
+    # the timed worker processes get from _run_worker), before TF loads.
+    runtime.setup()
     args = _parse_args(argv)
     if args.worker:
         worker(args)

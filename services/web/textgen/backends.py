@@ -1,4 +1,7 @@
-"""Choosing the engine: TensorFlow (default) or CTranslate2 (TEXTGEN_BACKEND).
+"""Choosing the engine: TensorFlow (default) or CTranslate2.
+
+The caller names the backend (the app: TEXTGEN_BACKEND, read by
+docdraft.config); textgen reads no environment for it.
 
 Both give the same interface (load, prepare, generate(requests, on_compile),
 generate_ids, running_batch, info, settings, tokenizer), the same settings
@@ -26,11 +29,11 @@ CT2_DIRECTORY = "ctranslate2"
 def load_generator(
     reference: str | None = None,
     settings: GenerationSettings | None = None,
-    backend: str | None = None,
+    backend: str = "tf",
     **options,
 ):
-    """The configured engine, loaded (and, for TF, warmed up) once."""
-    backend = (backend or os.environ.get("TEXTGEN_BACKEND") or "tf").strip().lower()
+    """The engine `backend` names, loaded (and, for TF, warmed up) once."""
+    backend = (backend or "tf").strip().lower()
     if backend == "tf":
         from .engine import Generator
 
@@ -58,7 +61,7 @@ def converted_copy(directory: Path, convert_if_missing: bool = True) -> Path:
     Stored in float32: CTranslate2 quantizes when it loads (int8 on a CPU,
     float16 on a GPU), so one copy serves both.
     """
-    from . import ct2
+    from .ct2_convert import convert
 
     target = directory / CT2_DIRECTORY
     if (target / "model.bin").is_file():
@@ -67,7 +70,7 @@ def converted_copy(directory: Path, convert_if_missing: bool = True) -> Path:
         raise loading.ModelLoadError(f"no CTranslate2 copy in {target}: run make model")
     log.info("converting %s for CTranslate2 into %s", directory, target)
     try:
-        return ct2.convert(directory, target, force=True)
+        return convert(directory, target, force=True)
     except OSError as exc:
         raise loading.ModelLoadError(
             f"cannot write the CTranslate2 copy {target}: {exc}; run make model "
@@ -93,7 +96,7 @@ class CT2Generator(TextGenerator):
     def load(cls, reference=None, settings=None, warmup=True, compute_type=None):
         from transformers import GPT2TokenizerFast
 
-        from .ct2 import CT2Runner
+        from .ct2_run import CT2Runner
         from .files import sha256_file
 
         reference = loading.resolve_model_reference(reference)
@@ -169,11 +172,11 @@ class CT2RunningBatch(RunningBatch):
     say without blocking whether a call has ended.  What it cannot do: add a
     row to a beam search that is running, or drop one from it; each call is
     its own search from start to end.  So every admitted request is its own
-    one-prompt call (ct2.Submission), started at the next `advance`, and
+    one-prompt call (ct2_submission.Submission), started at the next `advance`, and
     `advance` waits up to `chunk_s` for any call to end and returns every
     row that has.  A row's text is exactly `generate([request])` alone; it
     is not what a `generate` of several beam prompts gives, whose shared
-    call bans the n-grams of all its prompts (ct2.CT2Runner._beam_batch).
+    call bans the n-grams of all its prompts (ct2_run.CT2Runner._beam_batch).
 
     The price: rows do not share a matrix product.  Each runs its own beams
     on `threads_per_row` threads (default: the cores divided among the rows,
@@ -181,7 +184,7 @@ class CT2RunningBatch(RunningBatch):
     `generate` call of as many beam prompts; a request no longer waits for
     the rows before it to end (bench/arrivals.py measures both).  A seeded
     sample loads its own Generator when admitted, as `generate` does for it
-    (ct2.CT2Runner._sample_one), and starts once no other seeded row is
+    (ct2_run.CT2Runner._sample_one), and starts once no other seeded row is
     between its start and its first drawn token.  Measured on CPU only.
     """
 
@@ -194,7 +197,7 @@ class CT2RunningBatch(RunningBatch):
         self.threads = threads_per_row or max(1, len(os.sched_getaffinity(0)) // rows)
         self.chunk_s = chunk_s
         self.replicas = generator.runner.replica_pool(rows, self.threads)
-        self._rows: dict = {}  # key -> ct2.Submission, in admission order
+        self._rows: dict = {}  # key -> ct2_submission.Submission, by admission
 
     def __len__(self) -> int:
         return len(self._rows)

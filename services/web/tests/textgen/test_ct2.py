@@ -172,7 +172,7 @@ def test_pytorch_layout_safetensors_convert_the_same(tiny, tiny_model_dir, tmp_p
     causal-mask buffer, an explicit tied lm_head) converts to the same model."""
     from safetensors.numpy import save_file
 
-    from textgen.ct2 import _read_weights
+    from textgen.ct2_convert import _read_weights
 
     source = tmp_path / "pt"
     source.mkdir()

@@ -12,7 +12,7 @@ import threading
 
 import pytest
 
-from textgen import ct2 as ct2_module
+from textgen import ct2_submission
 from textgen import load_generator
 from textgen.backends import CT2RunningBatch
 from textgen.ct2 import SeedHold
@@ -146,14 +146,14 @@ def test_a_seeded_row_keeps_the_seed_until_its_first_drawn_token(ct2, monkeypatc
         assert forcing.wait(timeout=60)
         batch.admit("second", second)
         assert batch.advance() == []  # the second waits for the seed
-        assert ct2_module._SEED_LOCK.locked()
+        assert ct2_submission.SEED_LOCK.locked()
     finally:
         gate.set()
     ended = advance_until(batch, "first")
     if "second" not in [row.key for row in ended]:
         ended += advance_until(batch, "second")
     assert {row.key: row.ids for row in ended} == dict(first=alone[0], second=alone[1])
-    assert not ct2_module._SEED_LOCK.locked()
+    assert not ct2_submission.SEED_LOCK.locked()
 
 
 def test_admit_refuses_like_generate_and_keeps_the_row_free(ct2):
