@@ -86,9 +86,11 @@ def load_config(instance_path, overrides=None):
         "DEVICE_COOKIE_DAYS": int(env.get("DEVICE_COOKIE_DAYS", "180")),
         # /metrics answers private addresses, or this bearer token if set.
         "METRICS_TOKEN": env.get("METRICS_TOKEN") or None,
-        "TEXTGEN_MODEL": env.get("TEXTGEN_MODEL") or None,
+        # The only reader of these two: textgen takes them as arguments.
+        # A directory or hub id; None: gpt2 if reachable, else the seed model.
+        "TEXTGEN_MODEL": env.get("TEXTGEN_MODEL", "").strip() or None,
         # tf (TensorFlow + XLA, the default) or ctranslate2 (int8 on a CPU).
-        "TEXTGEN_BACKEND": env.get("TEXTGEN_BACKEND", "tf"),
+        "TEXTGEN_BACKEND": env.get("TEXTGEN_BACKEND", "").strip() or "tf",
         "TEXTGEN_WARMUP": env.get("TEXTGEN_WARMUP", "1") != "0",
         # Seconds. A lease is renewed every third of its length while a job
         # runs; past the time limit a job fails as timed out; a job queued

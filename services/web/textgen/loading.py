@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -47,17 +46,16 @@ class ModelInfo:
 
 
 def resolve_model_reference(reference: str | None = None) -> str:
-    """Pick the model: explicit reference, TEXTGEN_MODEL, gpt2, or the seed model.
+    """Pick the model: the reference given, else gpt2, else the seed model.
 
-    gpt2 is chosen when it is in the local hub cache or the hub answers within
-    a few seconds; otherwise the bundled seed model, with a log line saying so.
+    The caller passes what its configuration names (the app: TEXTGEN_MODEL,
+    read by docdraft.config).  gpt2 is chosen when it is in the local hub
+    cache or the hub answers within a few seconds; otherwise the bundled
+    seed model, with a log line saying so.
     """
+    reference = str(reference or "").strip()
     if reference:
-        return str(reference)
-    env = os.environ.get("TEXTGEN_MODEL", "").strip()
-    if env:
-        log.info("model from TEXTGEN_MODEL: %s", env)
-        return env
+        return reference
     if hub.cached_snapshot(DEFAULT_HUB_MODEL) is not None:
         log.info("model: %s (found in the local hub cache)", DEFAULT_HUB_MODEL)
         return DEFAULT_HUB_MODEL

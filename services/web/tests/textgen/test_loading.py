@@ -71,10 +71,13 @@ def test_a_model_that_is_not_gpt2_is_refused(tiny_model_dir, tmp_path):
         loading.load(str(directory))
 
 
-def test_explicit_reference_and_env_win(monkeypatch):
+def test_the_reference_given_wins_and_the_environment_is_not_read(
+    no_network, monkeypatch
+):
+    # TEXTGEN_MODEL is the app's setting (docdraft.config), passed in.
     monkeypatch.setenv("TEXTGEN_MODEL", "distilgpt2")
     assert resolve_model_reference("some/dir") == "some/dir"
-    assert resolve_model_reference(None) == "distilgpt2"
+    assert resolve_model_reference(None) == str(loading.SEED_MODEL_DIR)
 
 
 def test_network_absent_falls_back_to_the_seed_model_in_seconds(no_network, caplog):
