@@ -17,6 +17,7 @@ from ..numbers import DB_INT_MAX, NotAWholeNumber, whole_number
 from ..training import registry
 from ..training.plot import loss_curve_svg
 from . import bp
+from .jobs import duration
 
 # Where an activation form sends the admin back to: the list or the model.
 BACK_TO = ("list", "model")
@@ -133,6 +134,24 @@ def _bases(models):
     return {model.id: model for model in found}
 
 
+METRIC_LABELS = {
+    "train_documents": "Training documents",
+    "val_documents": "Validation documents",
+    "train_tokens": "Training tokens",
+    "val_tokens": "Validation tokens",
+    "val_perplexity_base": "Validation perplexity of the base model",
+    "val_perplexity": "Validation perplexity",
+    "memorized_share_base": "Memorized 8-token sequences, base model",
+    "memorized_share": "Memorized 8-token sequences",
+    "steps": "Training steps",
+    "seconds": "Training time",
+}
+
+
+def metric_label(key):
+    return METRIC_LABELS.get(key, key)
+
+
 def metric_text(key, value):
     """A metric as people read it; "—" when unknown."""
     if value is None:
@@ -142,7 +161,7 @@ def metric_text(key, value):
     if key.startswith("val_perplexity"):
         return f"{value:,.2f}"
     if key == "seconds":
-        return f"{value:,.0f} s"
+        return duration(value)
     return f"{value:,}"
 
 
@@ -150,5 +169,6 @@ def share_text(value):
     return "—" if value is None else f"{value:.1%}"
 
 
+bp.add_app_template_filter(metric_label)
 bp.add_app_template_filter(metric_text)
 bp.add_app_template_filter(share_text)

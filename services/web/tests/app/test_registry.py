@@ -342,6 +342,9 @@ def test_models_json_lists_every_model(app, admin, team):
     assert trained["metrics"]["train_documents"] == 180
     assert trained["metrics"]["val_perplexity"] == 21.5
     assert trained["metrics"]["memorized_share"] is None
+    page = admin.get(f"/admin/models/{team['model']}").get_data(as_text=True)
+    assert 'Training time</th><td class="count">14 min 00 s<' in page
+    assert 'Training documents</th><td class="count">180<' in page
     assert trained["usage"] == {
         "suggestions": 0,
         "accepted": 0,
@@ -452,9 +455,11 @@ def test_usage_counts_accepted_dismissed_and_ignored_suggestions(
     team_generator.texts = [" ignored words"]
     assert drafted.post(sponsor, "suggest", {"mode": "beam"}).status_code == 302
     run_queued()
-    assert (
-        review(sponsor, drafted.id, "submit", drafted.sponsor_page).status_code == 302
-    )
+    # Until a document is approved, its machine text counts for nothing.
+    before = admin.get("/admin/models.json").get_json()[-1]["usage"]
+    assert before["machine_share_at_approval"] is None and before["accepted"] == 1
+    submitted = review(sponsor, drafted.id, "submit", drafted.sponsor_page)
+    assert submitted.status_code == 302
     assert review(editor, drafted.id, "approve", drafted.editor_page).status_code == 302
     listed = {
         entry["id"]: entry for entry in admin.get("/admin/models.json").get_json()
