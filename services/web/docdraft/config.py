@@ -92,6 +92,10 @@ def load_config(instance_path, overrides=None):
         # tf (TensorFlow + XLA, the default) or ctranslate2 (int8 on a CPU).
         "TEXTGEN_BACKEND": env.get("TEXTGEN_BACKEND", "").strip() or "tf",
         "TEXTGEN_WARMUP": env.get("TEXTGEN_WARMUP", "1") != "0",
+        # Models a worker keeps loaded (its base model and trained ones), and
+        # where trained weights live, by sha256 (docdraft/jobs/model_cache.py).
+        "TEXTGEN_MAX_MODELS": int(env.get("TEXTGEN_MAX_MODELS", "2")),
+        "MODEL_STORE": env.get("MODEL_STORE") or str(Path(instance_path) / "models"),
         # Seconds. A lease is renewed every third of its length while a job
         # runs; past the time limit a job fails as timed out; a job queued
         # longer than JOB_REDELIVER_AFTER is delivered again by the sweeper.

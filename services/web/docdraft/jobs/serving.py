@@ -8,6 +8,10 @@ nothing waits. Jobs that arrive while the batch decodes join it at the next
 chunk boundary, where the engine allows; a row that ends frees its slot and
 has its suggestion written at once.
 
+Each job is written by the model its sponsor's documents are served by
+(model_cache.py): rows of different models run in a running batch per
+model, and share the worker's rows.
+
 Every backend runs this loop: the in-process thread when woken, a Celery
 task when a message nudges it. One heartbeat renews the leases of whatever
 is in flight, and tells the worker registry how busy this worker is.
@@ -25,7 +29,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from ..extensions import db
 from ..models import Autodoc
 from . import runner
-from .generator import get_generator
+from .model_cache import ModelCache, models_for
 from .queue import claim_batch, report_worker
 
 log = logging.getLogger("docdraft.jobs")
@@ -38,6 +42,7 @@ class Row:
     request: object  # textgen.settings.Request
     prepared: object  # the engine's prepared prompt (tokens used and cut)
     started: float  # time.monotonic()
+    model: str | None  # the model_cache key of the model that writes it
 
 
 class BatchWorker:
@@ -51,8 +56,8 @@ class BatchWorker:
         self.owner = owner
         self.rows = rows
         self.backend = backend
-        self.batch = None
-        self.generator = None
+        self.models = None  # ModelCache, made on the first run
+        self.batches = {}  # model key -> its running batch
         self._rows = {}  # autodoc id -> Row
         self._next_sweep = 0.0
         self._lock = threading.Lock()  # the heartbeat reads _rows
@@ -101,31 +106,47 @@ class BatchWorker:
 
     def _run(self, take):
         """Fill free rows with `take(n)`, advance, write; until both are empty."""
-        self.generator = get_generator()
-        self.batch = self.generator.running_batch(self.rows)
+        if self.models is None:
+            self.models = ModelCache(current_app._get_current_object())
+        self.batches = {}
         with self._lock:  # rows of a run that crashed: their leases lapse
             self._rows.clear()
         on_beat = self.report if self.backend else None
         with runner.heartbeat(self.owner, self.in_flight, on_beat):
-            while self._admit(take(self.batch.free_rows())) or self._rows:
+            while self._admit(take(self.rows - len(self._rows))) or self._rows:
                 self._advance()
 
+    def _batch(self, model):
+        """The running batch of `model`, loading the model if need be."""
+        if model not in self.batches:
+            in_use = {row.model for row in self._rows.values()}
+            generator = self.models.get(model, in_use)
+            for unloaded in set(self.batches) - set(self.models.loaded()):
+                del self.batches[unloaded]
+            self.batches[model] = generator.running_batch(self.rows)
+        return self.batches[model]
+
     def _admit(self, autodoc_ids):
-        """Admit these claimed jobs; a prompt the engine refuses fails its job.
+        """Admit these claimed jobs; a prompt the engine refuses, or a model
+        that cannot be loaded, fails its job.
 
         Database errors are not the job's fault: they end the run (the
         sweeper queues its jobs again), never a job.
         """
         refused = {}
+        models = models_for(autodoc_ids)
         for autodoc_id in autodoc_ids:
             request = self._request(db.session.get(Autodoc, autodoc_id))
+            model = models[autodoc_id]
             try:
-                prepared = self.batch.admit(autodoc_id, request)
+                prepared = self._batch(model).admit(autodoc_id, request)
+            except SQLAlchemyError:
+                raise
             except Exception as exc:  # noqa: BLE001 - any failure must end the job
                 refused[autodoc_id] = runner.failure(exc)
                 continue
             with self._lock:
-                self._rows[autodoc_id] = Row(request, prepared, time.monotonic())
+                self._rows[autodoc_id] = Row(request, prepared, time.monotonic(), model)
         if refused:
             runner.finish(refused, self.owner)
         if autodoc_ids:
@@ -145,28 +166,33 @@ class BatchWorker:
         )
 
     def _advance(self):
-        """One chunk; the rows that ended are written at once."""
-        try:
-            finished = self.batch.advance(on_compile=self._compiling)
-        except SQLAlchemyError:
-            raise  # the database's trouble, not the engine's: the run ends
-        except Exception as exc:  # noqa: BLE001 - any failure must end the jobs
-            db.session.rollback()
-            self._after_engine_error(exc)
-            return
-        self._write({done.key: self._outcome(done) for done in finished})
+        """One chunk of each model's batch; the rows that ended are written
+        at once."""
+        for model, batch in list(self.batches.items()):
+            if not len(batch):
+                continue
+            try:
+                finished = batch.advance(on_compile=self._compiling)
+            except SQLAlchemyError:
+                raise  # the database's trouble, not the engine's: the run ends
+            except Exception as exc:  # noqa: BLE001 - any failure must end the jobs
+                db.session.rollback()
+                self._after_engine_error(model, exc)
+                continue
+            self._write({done.key: self._outcome(done) for done in finished})
 
     def _compiling(self, keys):
         runner.set_detail(list(keys), self.owner, "compiling")
 
     def _outcome(self, done):
         row = self._rows[done.key]
+        generator = self.models.get(row.model)
         return runner.success(
             text=done.text,
-            model_name=self.generator.info.name,
-            weights_sha256=self.generator.info.weights_sha256,
+            model_name=generator.info.name,
+            weights_sha256=generator.info.weights_sha256,
             settings={
-                **self.generator.settings.as_dict(),
+                **generator.settings.as_dict(),
                 "new_tokens": row.prepared.new_tokens,
             },
             prompt_tokens=len(row.prepared.ids),
@@ -182,12 +208,12 @@ class BatchWorker:
                 self._rows.pop(key, None)
         self.report()
 
-    def _after_engine_error(self, exc):
-        """The batch is lost: run its rows again one by one, so that one bad
-        request fails only its own job; but only the rows still leased here
-        (a job the sweeper took back is someone else's now)."""
-        keys = list(self._rows)
-        self.batch = self.generator.running_batch(self.rows)
+    def _after_engine_error(self, model, exc):
+        """The batch of `model` is lost: run its rows again one by one, so
+        that one bad request fails only its own job; but only the rows still
+        leased here (a job the sweeper took back is someone else's now)."""
+        keys = [key for key, row in self._rows.items() if row.model == model]
+        del self.batches[model]
         if len(keys) == 1:
             self._write({keys[0]: runner.failure(exc)})
             return
@@ -202,7 +228,7 @@ class BatchWorker:
 
     def _alone(self, key):
         """The outcome of one row run in a batch of its own."""
-        batch = self.generator.running_batch(1)
+        batch = self.models.get(self._rows[key].model).running_batch(1)
         try:
             batch.admit(key, self._rows[key].request)
             while len(batch):

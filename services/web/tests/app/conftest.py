@@ -223,8 +223,9 @@ class FakeBatch:
         return self.rows - len(self.waiting)
 
     def admit(self, key, request):
-        self.generator.prepare(request.prompt, request.new_tokens)
+        prepared = self.generator.prepare(request.prompt, request.new_tokens)
         self.waiting[key] = request
+        return prepared
 
     def advance(self, on_compile=None):
         if not self.waiting:

@@ -216,6 +216,7 @@ class CountdownBatch:
             raise ValueError("prompt refused")
         self.left[key] = len(request.prompt.split())
         self.prompts[key] = request.prompt
+        return self.generator.prepare(request.prompt, request.new_tokens)
 
     def advance(self, on_compile=None):
         self.generator.advances.append((self.keys(), self.generator.probe()))
