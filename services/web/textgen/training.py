@@ -155,7 +155,6 @@ class _Run:
         should_stop,
     ):
         import tensorflow as tf
-        import tf_keras
 
         tf.random.set_seed(seed)  # dropout masks repeat with the seed
         self.model, self.train_blocks, self.val_blocks = model, train, val
@@ -168,9 +167,8 @@ class _Run:
         steps_per_epoch = math.ceil(train.rows / batch_size)
         self.cap = max(1, math.ceil(max_epochs * steps_per_epoch))
         self.planned = self.cap
-        # Clipping keeps a large first update from wrecking a pretrained model.
-        self.optimizer = tf_keras.optimizers.Adam(learning_rate, global_clipnorm=1.0)
-        self.train_step = _make_train_step(model, self.optimizer)
+        self.optimizer = make_optimizer(learning_rate)
+        self.train_step = make_train_step(model, self.optimizer)
         self.eval_step = evaluation.make_eval_step(model)
         self.step, self.cancelled = 0, False
         self.recent: list[float] = []  # train losses since the last report
@@ -191,6 +189,8 @@ class _Run:
                 return
             self.recent.append(self._one_step(rows))
             last = self.step >= self.planned or self._out_of_time()
+            if last and self.step < 2:
+                self.planned = self.step  # out of time before any plan was made
             if last or self._time_to_validate():
                 self._report(self._mean_recent(), self._validate())
             elif self.step % PROGRESS_EVERY == 0:
@@ -285,7 +285,15 @@ class _Run:
         )
 
 
-def _make_train_step(model, optimizer):
+def make_optimizer(learning_rate: float):
+    """tf-keras Adam (the Keras that transformers' TF models are built on)."""
+    import tf_keras
+
+    # Clipping keeps a large first update from wrecking a pretrained model.
+    return tf_keras.optimizers.Adam(learning_rate, global_clipnorm=1.0)
+
+
+def make_train_step(model, optimizer):
     """The `tf.function` step: mean token loss, gradients, one Adam update."""
     import tensorflow as tf
 

@@ -137,12 +137,14 @@ def test_time_budget_ends_the_run_before_the_epoch_limit(tiny_model_dir, tmp_pat
         [MEMO_TEXT] * 4,
         [MEMO_TEXT],
         tmp_path / "model",
-        max_seconds=6,
+        max_seconds=10,
         max_epochs=100_000,
         **FAST,
     )
-    assert 1 < result.steps < 4 * 100_000
-    assert result.seconds < 6 + 3  # the last step and the save may overrun a bit
+    assert 1 <= result.steps <= result.planned_steps < 4 * 100_000
+    # At least one step is taken whatever the time, and it may overrun the
+    # budget on a busy machine (the first step traces the function).
+    assert result.seconds < 10 + 10
     assert (tmp_path / "model" / "config.json").is_file()
 
 
