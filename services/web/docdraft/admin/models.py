@@ -107,7 +107,9 @@ def _render_model(model, refusal=None):
         **_page_data([model], refusal),
         model=model,
         progress=progress,
-        loss_curve=loss_curve_svg(progress.get("losses"), f"Loss of {model.name}"),
+        loss_curve=loss_curve_svg(
+            progress.get("losses"), "Training and validation loss"
+        ),
     )
 
 
