@@ -3,13 +3,16 @@
 `fine_tune` loads a base model directory (as textgen.loading does), trains it
 with a hand-written `tf.function` step (GradientTape, tf-keras Adam, linear
 learning-rate decay to zero over the planned steps), and saves the result
-with its tokenizer in the same layout the loader reads.
+with its tokenizer in the same layout the loader reads, the weights as
+model.safetensors: the same weights give the same bytes (an h5 file did not),
+so a model's sha256 names its weights.
 
 The number of steps is planned from the time budget: the first step traces
 the function, the second is timed, and the plan (re-made at each validation
-from the average speed, as the CPU is shared) is what fits in the time left
-after the remaining validations and the save, but never more than
-`max_epochs` passes over the data and never less than one step.
+from the mean speed of the steps after the first, as the CPU is shared) is
+what fits in the time left after the remaining validations and the save,
+but never more than `max_epochs` passes over the data and never less than
+one step.
 
 A cancelled run (`should_stop()` true, checked before every step) returns at
 once with `cancelled=True` and writes nothing to `out_dir`: the model is saved
@@ -157,7 +160,7 @@ class _Run:
         import tensorflow as tf
 
         tf.random.set_seed(seed)  # dropout masks repeat with the seed
-        self.model, self.train_blocks, self.val_blocks = model, train, val
+        self.train_blocks, self.val_blocks = train, val
         self.batch_size, self.peak_lr = batch_size, learning_rate
         self.deadline = deadline
         budget = max(deadline - time.perf_counter(), 0.0)
@@ -175,7 +178,7 @@ class _Run:
         self.losses: list[list] = []
         self.validations_inside = 0
         self.eval_seconds = 0.0
-        self.first_step_end: float | None = None
+        self.step_seconds = 0.0  # of the steps after the first (which traces)
 
     def train(self) -> None:
         """Base validation, then steps until the plan or the time is used; the
@@ -202,26 +205,26 @@ class _Run:
         # Linear decay to zero over the plan (the Hugging Face default).
         self.optimizer.learning_rate = self.peak_lr * (1 - self.step / self.planned)
         ids, mask = evaluation.padded_batch(self.train_blocks, rows, self.batch_size)
-        loss = float(self.train_step(ids, mask))
+        started = time.perf_counter()
+        loss = float(self.train_step(ids, mask))  # float(): the step has ended
         self.step += 1
-        now = time.perf_counter()
-        if self.step == 1:
-            self.first_step_end = now  # the first step includes tracing
-        elif self.step == 2:
-            self._plan(now)
+        if self.step > 1:
+            self.step_seconds += time.perf_counter() - started
+        if self.step == 2:
+            self._plan()
         return loss
 
-    def _plan(self, now: float) -> None:
+    def _plan(self) -> None:
         """(Re-)plan from the mean time of the steps after the first."""
-        if self.first_step_end is None or self.step < 2:
+        if self.step < 2:
             return
-        per_step = (now - self.first_step_end) / (self.step - 1)
+        per_step = self.step_seconds / (self.step - 1)
         validations_left = VALIDATION_POINTS - 2 - self.validations_inside + 1
         reserve = validations_left * self.eval_seconds + self.save_reserve
         self.planned = plan_steps(
             done=self.step,
             per_step=per_step,
-            seconds_left=self.deadline - now - reserve,
+            seconds_left=self.deadline - time.perf_counter() - reserve,
             cap=self.cap,
         )
 
@@ -243,7 +246,7 @@ class _Run:
         started = time.perf_counter()
         loss = evaluation.mean_loss(self.eval_step, self.val_blocks, self.batch_size)
         self.eval_seconds = time.perf_counter() - started
-        self._plan(time.perf_counter())
+        self._plan()
         return loss
 
     def _mean_recent(self) -> float | None:
