@@ -26,6 +26,8 @@ from wtforms.validators import (
 )
 from wtforms.widgets import HiddenInput
 
+from textgen.lengths import DEFAULT_LENGTH, DEFAULT_MODE, LENGTHS, MODES
+
 from .models import (
     COMMENT_MAX,
     DOCUMENT_BODY_MAX,
@@ -230,18 +232,17 @@ class LoginForm(AppForm):
 
 
 LENGTH_CHOICES = [
-    SelectChoice("short", "Short (about 40 tokens)"),
-    SelectChoice("medium", "Medium (about 100 tokens)"),
-    SelectChoice("long", "Long (about 200 tokens)"),
+    SelectChoice(name, f"{name.capitalize()} (about {tokens} tokens)")
+    for name, tokens in LENGTHS.items()
 ]
-MODE_CHOICES = [
-    SelectChoice("beam", "Most likely (beam search)"),
-    SelectChoice("sample", "Varied (sampled)"),
-]
+MODE_LABELS = {"beam": "Most likely (beam search)", "sample": "Varied (sampled)"}
+MODE_CHOICES = [SelectChoice(mode, MODE_LABELS[mode]) for mode in MODES]
 
 
 def length_field():
-    return SelectField("Suggestion length", choices=LENGTH_CHOICES, default="medium")
+    return SelectField(
+        "Suggestion length", choices=LENGTH_CHOICES, default=DEFAULT_LENGTH
+    )
 
 
 def unix_newlines(text):
@@ -359,7 +360,7 @@ class TryAnotherForm(AppForm):
     """Ask for one more suggestion for the revision the page showed."""
 
     base_revision = base_revision_field()
-    mode = SelectField("Kind", choices=MODE_CHOICES, default="beam")
+    mode = SelectField("Kind", choices=MODE_CHOICES, default=DEFAULT_MODE)
     length = length_field()
 
 

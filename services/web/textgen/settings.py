@@ -3,9 +3,10 @@
 Length rules:
 
 - A request may name its number of new tokens (the app's short, medium and
-  long: 40, 100 and 200).  Otherwise `max_new_tokens` applies (the app's
-  default, 100), and if that is None, the original's rule: `max_length`
-  counts the prompt, so a prompt of n tokens gets `max_length - n` new ones.
+  long: 40, 100 and 200, from textgen.lengths).  Otherwise `max_new_tokens`
+  applies (the app's default, 100), and if that is None, the original's
+  rule: `max_length` counts the prompt, so a prompt of n tokens gets
+  `max_length - n` new ones.
   The count always comes from the real prompt length, never from its bucket.
 - `min_new_tokens` keeps the end token away for that many tokens.  The app
   asks for 20 so that a prompt ending in a full stop never gets an empty or
@@ -19,12 +20,11 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
+from .lengths import DEFAULT_LENGTH, LENGTHS, MODES
+
 DEFAULT_BUCKETS = (16, 32, 64, 128, 256, 512, 768)
 # The buckets compiled when a worker starts; longer prompts compile on first use.
 DEFAULT_WARM_BUCKETS = (16, 32, 64)
-LENGTHS = {"short": 40, "medium": 100, "long": 200}
-DEFAULT_LENGTH = "medium"
-MODES = ("beam", "sample")
 
 
 def _check_range(name: str, value, low, high, kind=int) -> None:

@@ -7,14 +7,15 @@ a queue can lose a delivery but never a job.
 
 import secrets
 
+from textgen.lengths import LENGTHS, MODES
+
 from ..extensions import db
 from ..jobs import dispatch
 from ..models import DOCUMENT_BODY_MAX, Autodoc, JobStatus, Revision, utcnow
 
-# Tokens each length asks for: textgen.settings.LENGTHS (a test keeps them
-# equal; the web process does not import textgen).
-SUGGESTION_TOKENS = {"short": 40, "medium": 100, "long": 200}
-SUGGESTION_MODES = ("beam", "sample")
+# Tokens each length asks for, and the modes: textgen.lengths, the module of
+# textgen that the web processes load (it imports nothing).
+SUGGESTION_TOKENS = LENGTHS
 # Generous: GPT-2's tokens average about 4 characters of English.
 CHARS_PER_TOKEN = 6
 NO_ROOM = (
@@ -38,7 +39,7 @@ def new_suggestion(document, mode="beam", length="medium"):
     """A queued job for `document`'s body; sample mode gets its seed now, so it
     is on record. A body at its size limit gets a failed job saying so, since
     nothing could be appended."""
-    if mode not in SUGGESTION_MODES or length not in SUGGESTION_TOKENS:
+    if mode not in MODES or length not in SUGGESTION_TOKENS:
         raise ValueError(f"unknown suggestion mode or length: {mode!r}, {length!r}")
     fitting = length_for_room(length, DOCUMENT_BODY_MAX - len(document.body))
     seed = secrets.randbelow(2**31) if mode == "sample" else None
