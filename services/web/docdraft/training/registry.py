@@ -104,7 +104,10 @@ def model_for_sponsor(sponsor_id):
     active = db.session.scalar(
         select(LanguageModel)
         .join(ModelActivation, ModelActivation.model_id == LanguageModel.id)
-        .where(ModelActivation.sponsor_id == sponsor_id)
+        .where(
+            ModelActivation.sponsor_id == sponsor_id,
+            LanguageModel.status == ModelStatus.ready,
+        )
     )
     return active or base_model()
 
@@ -176,7 +179,9 @@ def _sponsors(sponsor_ids):
     unknown = sorted(set(wanted) - {sponsor.id for sponsor in found})
     if unknown:
         ids = ", ".join(str(sponsor_id) for sponsor_id in unknown)
-        raise ActivationRefused(f"No sponsor has the id {ids}.")
+        if len(unknown) == 1:
+            raise ActivationRefused(f"No sponsor has the id {ids}.")
+        raise ActivationRefused(f"No sponsors have the ids {ids}.")
     return sorted(found, key=lambda sponsor: sponsor.id)
 
 

@@ -196,6 +196,7 @@ def test_a_sponsor_outside_the_audience_is_refused_and_nothing_changes(
     [
         ([], "Choose at least one sponsor."),
         (["999999"], "No sponsor has the id 999999."),
+        (["999998", "999999"], "No sponsors have the ids 999998, 999999."),
         (["two"], "A sponsor id must be a whole number"),
         ([str(2**40)], "A sponsor id must be a whole number"),
     ],
