@@ -15,7 +15,7 @@ import logging
 import sys
 from pathlib import Path
 
-from . import loading
+from . import loading, runtime
 from .loading import ModelLoadError
 
 
@@ -63,7 +63,9 @@ def _parser() -> argparse.ArgumentParser:
     )
     get.add_argument("--out", type=Path, help="target directory (models/hub/MODEL)")
     cmp_ = commands.add_parser("check", help="fast path versus eager on 20 prompts")
-    cmp_.add_argument("model", nargs="?", help="model reference (default: resolved)")
+    cmp_.add_argument(
+        "model", nargs="?", help="model reference (default: gpt2, else the seed model)"
+    )
     cmp_.add_argument(
         "--original",
         action="store_true",
@@ -74,6 +76,7 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    runtime.setup()  # both commands load TensorFlow
     logging.basicConfig(level=logging.INFO, format="%(name)s: %(message)s")
     try:
         if args.command == "download":
