@@ -12,8 +12,7 @@ import threading
 
 import pytest
 
-from textgen import ct2_submission
-from textgen import load_generator
+from textgen import ct2_submission, load_generator
 from textgen.backends import CT2RunningBatch
 from textgen.ct2 import SeedHold
 from textgen.running import RunningBatch
