@@ -320,6 +320,18 @@ class SponsorDocumentForm(EditorDocumentForm, EditorChoiceForm, TrainConsentForm
     """Only the sponsor's form carries consent: an editor's edit cannot
     change it."""
 
+    # The box as the form showed it ("1" or "0"): a save changes consent only
+    # when the box was changed here, so an edit form left open in another tab
+    # does not undo a change made since.
+    train_consent_shown = StringField(widget=HiddenInput())
+
+    def consent_change(self):
+        """The consent this save asks for, or None to keep the current one."""
+        shown = self.train_consent_shown.data
+        if shown in ("0", "1") and (shown == "1") == self.train_consent.data:
+            return None
+        return self.train_consent.data
+
 
 class TrainConsentDefaultForm(AppForm):
     """A sponsor's default for the consent box of their new documents."""

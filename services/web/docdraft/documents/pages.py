@@ -50,6 +50,7 @@ def _document_values(document):
         "editor_id": document.retention.editor_id,
         "suggestion_length": document.latest_revision.autodoc.length,
         "train_consent": document.train_consent,
+        "train_consent_shown": "1" if document.train_consent else "0",
     }
 
 

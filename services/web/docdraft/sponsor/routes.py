@@ -54,7 +54,7 @@ def document(document_id):
     form = SponsorDocumentForm(data=edit_values(document))
     offer_editors(form, document)
     if form.validate_on_submit():
-        save = partial(save_document, train_consent=form.train_consent.data)
+        save = partial(save_document, train_consent=form.consent_change())
         revision = _save(form, save, document, current_user, form.base_revision.data)
         if not form.editor_id.errors:
             flash(saved_message(revision))

@@ -42,7 +42,7 @@ CSRF_RE = re.compile(
 # Hidden fields a page's forms carry, which a browser posts back as shown.
 HIDDEN_RES = {
     name: re.compile(rf'name="{name}"[^>]*?value="([^"]+)"')
-    for name in ("base_revision", "suggestion_id", "form_key")
+    for name in ("base_revision", "suggestion_id", "form_key", "train_consent_shown")
 }
 
 

@@ -250,3 +250,33 @@ def test_a_conflict_keeps_the_box_as_posted(app, sponsor, editor):
     assert conflict.status_code == 409
     assert is_checked(conflict.get_data(as_text=True))
     assert status(sponsor, document_id)["train_consent"] is False
+
+
+def test_an_edit_form_left_open_does_not_undo_a_consent_change(app, sponsor, editor):
+    """Tab 1 shows the edit form (box off); tab 2 gives consent; tab 1 saves
+    its text with the box as it showed it: consent stays given. Ticking or
+    unticking the box in tab 1 would still change it."""
+    document_id = new_document(sponsor, editor.user_id)
+    page = f"/sponsor/documents/{document_id}"
+    stale = sponsor.get(page).get_data(as_text=True)
+    assert 'name="train_consent_shown" type="hidden" value="0"' in stale
+    assert post_consent(sponsor, document_id, True, page).status_code == 302
+
+    saved = sponsor.client.post(
+        page,
+        data={
+            "csrf_token": csrf_token(stale),
+            "base_revision": "1",
+            "train_consent_shown": "0",
+            "document_name": "Plan",
+            "document_body": "Write about Debian, and about its releases.",
+            "editor_id": editor.user_id,
+        },
+    )
+    assert saved.status_code == 302
+    assert status(sponsor, document_id)["train_consent"] is True
+    assert consent_events(app, document_id) == [(sponsor.user_id, {"on": True})]
+
+    withdrawn = edit(sponsor, document_id, editor_id=editor.user_id)
+    assert withdrawn.status_code == 302
+    assert status(sponsor, document_id)["train_consent"] is False
