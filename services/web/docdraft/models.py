@@ -472,9 +472,7 @@ class ModelActivation(db.Model):
     __tablename__ = "model_activations"
 
     sponsor_id: Mapped[int] = mapped_column(ForeignKey("users.id"), primary_key=True)
-    model_id: Mapped[int] = mapped_column(
-        ForeignKey("language_models.id"), index=True
-    )
+    model_id: Mapped[int] = mapped_column(ForeignKey("language_models.id"), index=True)
     activated_at: Mapped[datetime] = mapped_column(Timestamp, default=utcnow)
     activated_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
 

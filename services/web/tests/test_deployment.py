@@ -143,8 +143,10 @@ def test_web_processes_never_import_tensorflow(tmp_path):
         "client = app.test_client()\n"
         "assert client.get('/login').status_code == 200\n"
         "assert client.get('/healthz').status_code == 200\n"
-        "heavy = {'tensorflow', 'transformers', 'textgen', 'tf_keras'}\n"
+        "heavy = {'tensorflow', 'transformers', 'tf_keras'}\n"
         "assert not heavy & set(sys.modules), heavy & set(sys.modules)\n"
+        "engine = {m for m in sys.modules if m.split('.')[0] == 'textgen'}\n"
+        "assert engine <= {'textgen', 'textgen.lengths'}, engine\n"
     )
     env = {
         "PATH": "/usr/bin:/bin",

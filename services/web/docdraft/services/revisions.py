@@ -13,9 +13,8 @@ from ..extensions import db
 from ..jobs import dispatch
 from ..models import DOCUMENT_BODY_MAX, Autodoc, JobStatus, Revision, utcnow
 
-# Tokens each length asks for, and the modes: textgen.lengths, the module of
-# textgen that the web processes load (it imports nothing).
-SUGGESTION_TOKENS = LENGTHS
+# LENGTHS (tokens each length asks for) and MODES come from textgen.lengths,
+# the one module of textgen that the web processes load (it imports nothing).
 # Generous: GPT-2's tokens average about 4 characters of English.
 CHARS_PER_TOKEN = 6
 NO_ROOM = (
@@ -29,8 +28,8 @@ def length_for_room(length, room):
     characters; None when not even a short suggestion fits."""
     fitting = [
         name
-        for name, tokens in SUGGESTION_TOKENS.items()
-        if tokens * CHARS_PER_TOKEN <= room and tokens <= SUGGESTION_TOKENS[length]
+        for name, tokens in LENGTHS.items()
+        if tokens * CHARS_PER_TOKEN <= room and tokens <= LENGTHS[length]
     ]
     return fitting[-1] if fitting else None
 
@@ -39,7 +38,7 @@ def new_suggestion(document, mode="beam", length="medium"):
     """A queued job for `document`'s body; sample mode gets its seed now, so it
     is on record. A body at its size limit gets a failed job saying so, since
     nothing could be appended."""
-    if mode not in MODES or length not in SUGGESTION_TOKENS:
+    if mode not in MODES or length not in LENGTHS:
         raise ValueError(f"unknown suggestion mode or length: {mode!r}, {length!r}")
     fitting = length_for_room(length, DOCUMENT_BODY_MAX - len(document.body))
     seed = secrets.randbelow(2**31) if mode == "sample" else None

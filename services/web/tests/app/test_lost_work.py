@@ -13,7 +13,6 @@ from sqlalchemy import func, select
 from docdraft.extensions import db
 from docdraft.models import DOCUMENT_BODY_MAX, Document, JobStatus, Role
 from docdraft.services import documents as document_service
-from docdraft.services.revisions import SUGGESTION_TOKENS
 
 from .conftest import HIDDEN_RES, MACHINE, csrf_token
 
@@ -169,13 +168,6 @@ def test_line_breaks_count_as_one_character_as_on_the_page(
         r'class="error"[^>]*>([^<]*)', response.get_data(as_text=True)
     )
     assert body_of(app, drafted.id) == lines
-
-
-def test_suggestion_lengths_ask_for_what_the_engine_writes():
-    """The web side sizes suggestions without importing textgen."""
-    from textgen.settings import LENGTHS
-
-    assert SUGGESTION_TOKENS == LENGTHS
 
 
 # --- One document per create form ----------------------------------------
