@@ -96,6 +96,10 @@ def load_config(instance_path, overrides=None):
         # where trained weights live, by sha256 (docdraft/jobs/model_cache.py).
         "TEXTGEN_MAX_MODELS": int(env.get("TEXTGEN_MAX_MODELS", "2")),
         "MODEL_STORE": env.get("MODEL_STORE") or str(Path(instance_path) / "models"),
+        # Fine-tuning (docdraft/training/jobs.py): the Celery queue its
+        # workers take, and the fewest approved, consented documents to start.
+        "TRAIN_QUEUE": env.get("TRAIN_QUEUE", "train"),
+        "TRAIN_MIN_DOCUMENTS": int(env.get("TRAIN_MIN_DOCUMENTS", "20")),
         # Seconds. A lease is renewed every third of its length while a job
         # runs; past the time limit a job fails as timed out; a job queued
         # longer than JOB_REDELIVER_AFTER is delivered again by the sweeper.

@@ -15,6 +15,11 @@ class JobBackend:
         delivers again whatever is lost."""
         raise NotImplementedError
 
+    def submit_training(self, model_id):
+        """Say that this committed model waits to be trained (best effort,
+        as `submit`: the sweeper nudges again)."""
+        raise NotImplementedError
+
     def start(self):
         """Start running jobs in this process, if this backend does so."""
 
@@ -33,9 +38,13 @@ class ManualBackend(JobBackend):
 
     def __init__(self):
         self.delivered = []
+        self.trainings = []
 
     def submit(self, autodoc_ids):
         self.delivered.extend(autodoc_ids)
+
+    def submit_training(self, model_id):
+        self.trainings.append(model_id)
 
     def health(self):
         return {"worker": None}

@@ -24,6 +24,7 @@ from .status import PROBLEM_KEY, redis_client
 log = logging.getLogger("docdraft.jobs")
 GENERATE = "docdraft.generate"
 SWEEP = "docdraft.sweep"
+TRAIN = "docdraft.train"
 
 
 def make_celery(app, worker):
@@ -68,6 +69,13 @@ def make_celery(app, worker):
         """
         worker.serve(sweep_every=config["JOB_SWEEP_SECONDS"])
 
+    @celery.task(name=TRAIN, shared=False)
+    def train(model_id):
+        """Fine-tune one model (a worker of the train queue: it runs long)."""
+        from ..training.jobs import run_training
+
+        run_training(model_id, worker.owner)
+
     @celery.task(name=SWEEP, shared=False)
     def sweep_jobs():
         # Enough nudges to wake a worker per batch of waiting jobs; each one
@@ -90,6 +98,7 @@ class CeleryBackend(JobBackend):
         self.celery = make_celery(app, self.worker)
         self.app = app
         self.queue = app.config["JOB_QUEUE"]
+        self.train_queue = app.config["TRAIN_QUEUE"]
 
     def submit(self, autodoc_ids):
         try:
@@ -98,6 +107,12 @@ class CeleryBackend(JobBackend):
             log.warning(
                 "broker unreachable, jobs %s wait for the sweeper: %s", autodoc_ids, exc
             )
+
+    def submit_training(self, model_id):
+        try:
+            self.celery.send_task(TRAIN, args=[model_id], queue=self.train_queue)
+        except Exception as exc:  # noqa: BLE001 - the sweeper nudges again
+            log.warning("broker unreachable, model %s waits: %s", model_id, exc)
 
     def health(self):
         """The broker answers, and no worker left a reason it cannot start."""

@@ -45,4 +45,26 @@ def _load(app):
         warmup=app.config["TEXTGEN_WARMUP"],
     )
     log.info("generator ready: %s", generator.info.name)
+    _register(app, reference, generator.info)
     return generator
+
+
+def _register(app, reference, info):
+    """Enter the deployment's base model in the registry (/admin/models):
+    trained models name it as their base. A worker whose database is down
+    still serves; the next worker to start registers it."""
+    from pathlib import Path
+
+    from textgen.loading import SEED_MODEL_DIR
+
+    from ..training.registry import register_base
+
+    if Path(reference).resolve() == Path(SEED_MODEL_DIR).resolve():
+        origin = "seed"
+    else:
+        origin = "local" if Path(reference).is_dir() else "hub"
+    try:
+        with app.app_context():
+            register_base(info.name, str(reference), origin, info.weights_sha256)
+    except Exception:  # noqa: BLE001 - the registry is for people to read
+        log.warning("could not register the base model", exc_info=True)

@@ -32,11 +32,30 @@ class InProcessWorker(JobBackend):
         self._stopping = threading.Event()
         self._thread = None
         self._start_lock = threading.Lock()
+        self._training = threading.Lock()  # one fine-tuning at a time here
         self.load_error = None
 
     def submit(self, autodoc_ids):
         self.start()  # serve and wsgi start it with the app; this is a fallback
         self._wake.set()
+
+    def submit_training(self, model_id):
+        """Train in a thread of its own: generation goes on meanwhile."""
+        thread = threading.Thread(
+            target=self._train, args=(model_id,), name="docdraft-train", daemon=True
+        )
+        thread.start()
+
+    def _train(self, model_id):
+        from ..training.jobs import run_training
+
+        with self.app.app_context(), self._training:
+            try:
+                run_training(model_id, self.owner)
+            except Exception:  # the sweeper fails it once its lease lapses
+                log.exception("training of model=%s crashed", model_id)
+            finally:
+                db.session.remove()
 
     def start(self):
         """Start the thread once; later calls do nothing."""

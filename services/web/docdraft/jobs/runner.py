@@ -268,6 +268,9 @@ def sweep():
     for autodoc_id in requeued:
         log.warning("autodoc=%s lease expired; queued again", autodoc_id)
     stale = queued_job_ids(older_than=now - timedelta(seconds=limits.redeliver_after))
+    from ..training.jobs import sweep_training  # training imports the jobs package
+
+    sweep_training()
     return list(dict.fromkeys([*requeued, *stale]))
 
 

@@ -101,6 +101,61 @@ MATRIX = {
         "/admin/jobs/0/cancel",
         expect(403, anonymous=LOGIN, admin=404),
     ),
+    ("GET", "/admin/models"): (
+        "/admin/models",
+        expect(403, anonymous=LOGIN, admin=200),
+    ),
+    ("GET", "/admin/models.json"): (
+        "/admin/models.json",
+        expect(403, anonymous=LOGIN, admin=200),
+    ),
+    # No model has id 0: for the admin, a model that is not there.
+    ("GET", "/admin/models/<int:model_id>"): (
+        "/admin/models/0",
+        expect(403, anonymous=LOGIN, admin=404),
+    ),
+    ("POST", "/admin/models/<int:model_id>/activate"): (
+        "/admin/models/0/activate",
+        expect(403, anonymous=LOGIN, admin=404),
+    ),
+    ("POST", "/admin/models/<int:model_id>/deactivate"): (
+        "/admin/models/0/deactivate",
+        expect(403, anonymous=LOGIN, admin=404),
+    ),
+    ("POST", "/admin/models/<int:model_id>/cancel"): (
+        "/admin/models/0/cancel",
+        expect(403, anonymous=LOGIN, admin=404),
+    ),
+    ("GET", "/admin/models/train"): (
+        "/admin/models/train",
+        expect(403, anonymous=LOGIN, admin=200),
+    ),
+    # An empty form: no base model, no sponsors (400, next to the fields).
+    ("POST", "/admin/models/train"): (
+        "/admin/models/train",
+        expect(403, anonymous=LOGIN, admin=400),
+    ),
+    # Without ?sponsor_ids there is nothing to export.
+    ("GET", "/admin/models/dataset"): (
+        "/admin/models/dataset",
+        expect(403, anonymous=LOGIN, admin=400),
+    ),
+    ("POST", "/account/training"): (
+        "/account/training",
+        expect(403, anonymous=LOGIN, sponsor=302, other_sponsor=302),
+    ),
+    ("POST", "/documents/<int:document_id>/consent"): (
+        "/documents/{document}/consent",
+        expect(
+            404,
+            anonymous=LOGIN,
+            pending=403,
+            rejected=403,
+            admin=403,
+            sponsor=302,
+            editor=403,
+        ),
+    ),
     ("POST", "/admin/users/<int:user_id>/reject"): (
         "/admin/users/{target}/reject",
         expect(403, anonymous=LOGIN, admin=302),

@@ -20,7 +20,9 @@ from html.parser import HTMLParser
 import pytest
 from flask import url_for
 
-from docdraft.models import Role, UserStatus
+from docdraft.extensions import db
+from docdraft.models import LanguageModel, ModelOrigin, Role, User, UserStatus
+from docdraft.training import registry
 
 # Pages that answer with something other than HTML: these, and every rule
 # whose path ends in a file name (status.json, export.md, export.txt...).
@@ -33,7 +35,14 @@ QUERY = {"documents.diff": {"from": 1, "to": 2}}
 MUST_SEE = {
     "sponsor": {"sponsor.documents", "sponsor.document", "documents.diff"},
     "editor": {"editor.documents", "editor.document", "documents.diff"},
-    "admin": {"admin.users", "admin.audit_log", "admin.reject", "auth.account"},
+    "admin": {
+        "admin.users",
+        "admin.audit_log",
+        "admin.reject",
+        "auth.account",
+        "admin.models_page",
+        "admin.model_page",
+    },
     "pending": {"main.index"},
     "anonymous": {"auth.login", "auth.signup"},
 }
@@ -187,6 +196,7 @@ class Scene:
     browsers: dict
     documents: list
     pending_id: int
+    models: list
 
     def values(self, argument):
         return {
@@ -194,6 +204,7 @@ class Scene:
             "user_id": [self.pending_id],
             "number": [1, 2],  # revision numbers
             "role_name": ["sponsor", "editor"],
+            "model_id": self.models,  # the base model, and one trained from it
         }.get(argument)
 
 
@@ -244,7 +255,30 @@ def scene(app, login_as, create_document, fake_generator, run_queued):
         "pending": pending,
         "anonymous": type(sponsor)(app.test_client()),
     }
-    return Scene(browsers, [reviewed, queued, archived], pending.user_id)
+    models = _registry(app, sponsor.user_id, admin.user_id)
+    return Scene(browsers, [reviewed, queued, archived], pending.user_id, models)
+
+
+def _registry(app, sponsor_id, admin_id):
+    """A right-to-left named base model, and one trained from it for the
+    sponsor, active, with metrics and a loss curve: every part of both
+    registry pages."""
+    with app.app_context():
+        base = registry.register_base("מודל בסיס", "models/seed", "seed", "a" * 64)
+        trained = LanguageModel(
+            name="מודל הצוות",
+            origin=ModelOrigin.trained,
+            reference="store/" + "b" * 64,
+            sha256="b" * 64,
+            base_id=base.id,
+            audience=[db.session.get(User, sponsor_id)],
+            metrics={"val_perplexity_base": 40.0, "val_perplexity": 25.0},
+            progress={"step": 3, "planned_steps": 9, "losses": [[0, 3.0, 3.1]]},
+        )
+        db.session.add(trained)
+        db.session.commit()
+        registry.activate(trained, [sponsor_id], db.session.get(User, admin_id))
+        return [base.id, trained.id]
 
 
 def _post(browser, url, form_url, **data):
