@@ -14,6 +14,7 @@ from .models import Role, UserStatus
 from .passwords import PASSWORD_MAX, PASSWORD_MIN, weakness
 from .services.users import EmailTaken, create_admin, find_user_by_email, signup_user
 from .training.cli import dataset as dataset_command
+from .training.cli import demo_team_command, models
 
 DEMO_USERS = (
     ("sponsor@demo.local", "Demo Sponsor", Role.sponsor),
@@ -26,6 +27,8 @@ def init_app(app):
     app.cli.add_command(seed_demo_command)
     app.cli.add_command(serve_command)
     app.cli.add_command(dataset_command)
+    app.cli.add_command(demo_team_command)
+    app.cli.add_command(models)
 
 
 def _check_password(password):

@@ -64,7 +64,15 @@ def prod_compose():
 
 def test_prod_compose_has_the_whole_topology():
     services = prod_compose()["services"]
-    assert set(services) == {"nginx", "web", "worker", "beat", "redis", "db"}
+    assert set(services) == {
+        "nginx",
+        "web",
+        "worker",
+        "trainer",
+        "beat",
+        "redis",
+        "db",
+    }
     for name, service in services.items():
         assert "healthcheck" in service, f"{name} has no healthcheck"
         assert service.get("restart") == "unless-stopped", name
@@ -73,6 +81,13 @@ def test_prod_compose_has_the_whole_topology():
     assert services["web"]["environment"]["JOB_BACKEND"] == "celery"
     assert "gunicorn" not in str(services["worker"]["command"])
     assert "--pool" in services["worker"]["command"]
+    # Fine-tuning has a worker of its own; both read the one model store.
+    assert services["trainer"]["build"]["target"] == "worker"
+    train = services["trainer"]["command"]
+    assert train[train.index("--queues") + 1] == "train"
+    for name in ("worker", "trainer"):
+        assert "model-store:/models" in services[name]["volumes"]
+        assert services[name]["environment"]["MODEL_STORE"] == "/models"
 
 
 def test_prod_compose_keeps_data_and_runs_our_images_as_non_root():
@@ -80,7 +95,8 @@ def test_prod_compose_keeps_data_and_runs_our_images_as_non_root():
     services = compose["services"]
     assert "postgres-data:/var/lib/postgresql/data" in services["db"]["volumes"]
     assert "postgres-data" in compose["volumes"]
-    for name in ("web", "worker", "beat"):
+    assert "model-store" in compose["volumes"]
+    for name in ("web", "worker", "trainer", "beat"):
         assert services[name]["user"] == "app"
     dockerfile = (WEB / "Dockerfile").read_text()
     assert dockerfile.count("USER app") == 2

@@ -54,12 +54,28 @@ def accept_suggestion(document, user, base_revision, suggestion_id, count=None):
         EventKind.accept,
         revision_number=new_revision.number,
         suggestion_of=base_revision,
+        suggestion_id=suggestion.id,
         words=count,
         of_words=total,
     )
     hold_if_over(document, new_revision)
     commit_and_enqueue(new_revision)
     return new_revision
+
+
+def accepted_suggestion_id(detail, spans):
+    """The suggestion an accept event took, from its detail and the machine
+    spans of the revision it made; None for an accept of no words.
+
+    Events recorded before the detail named it: the accepted text is the
+    last span of that revision (words.append_spans puts it there).
+    """
+    detail = detail or {}
+    if not detail.get("words"):
+        return None
+    if "suggestion_id" in detail:
+        return detail["suggestion_id"]
+    return spans[-1][2] if spans else None
 
 
 def _ensure_room(document, base_revision, suggestion, accepted):

@@ -25,6 +25,7 @@ from ..models import (
     Role,
     User,
 )
+from ..services.suggestions import accepted_suggestion_id
 
 # Bump when a key is added, removed or changes meaning (docs/dataset-schema.md).
 SCHEMA_VERSION = 1
@@ -145,19 +146,13 @@ def _approved_revision(document, approval):
 
 
 def _accepted_suggestion_ids(document):
-    """Ids of the suggestions an accept event took: the autodoc ids in the
-    spans of the revision it made that belong to the revision it read."""
+    """Ids of the suggestions the document's accept events took."""
     accepted = set()
     for event in document.events:
-        if event.kind != EventKind.accept:
-            continue
         made = document.revision_number(event.revision_number)
-        read = document.revision_number((event.detail or {}).get("suggestion_of"))
-        if made is None or read is None:
-            continue
-        offered = {s.id for s in read.suggestions}
-        accepted |= {span[2] for span in made.machine_spans or []} & offered
-    return accepted
+        if event.kind == EventKind.accept and made is not None:
+            accepted.add(accepted_suggestion_id(event.detail, made.machine_spans))
+    return accepted - {None}
 
 
 def _revision_record(revision):

@@ -291,16 +291,19 @@ def _train(app, model, owner, workdir):
     prompts = prompts[:MEMORIZATION_PROMPTS]
 
     def memorized(directory):
+        """(memorized share, continuations) of the model in `directory`."""
         generator = load_generator(str(directory), warmup=False)
         requests = [Request(p, new_tokens=MEMORIZATION_TOKENS) for p in prompts]
-        return evaluation.memorized_share(
-            lambda _prompts: generator.generate(requests),
-            prompts,
-            train,
-            tokenizer=generator.tokenizer,
+        written = generator.generate(requests)
+        share = evaluation.memorized_share(
+            lambda _prompts: written, prompts, train, tokenizer=generator.tokenizer
         )
+        return share, written
 
-    shares = (memorized(base_dir), memorized(workdir / "model"))
+    (base_share, base_texts), (share, texts) = (
+        memorized(base_dir),
+        memorized(workdir / "model"),
+    )
     stored = Path(store_path(app, result.weights_sha256))
     if not stored.exists():
         shutil.move(str(workdir / "model"), stored)
@@ -311,14 +314,21 @@ def _train(app, model, owner, workdir):
         "val_tokens": result.val_tokens,
         "val_perplexity_base": result.val_perplexity_base,
         "val_perplexity": result.val_perplexity,
-        "memorized_share_base": shares[0],
-        "memorized_share": shares[1],
+        "memorized_share_base": base_share,
+        "memorized_share": share,
         "steps": result.steps,
         "seconds": round(result.seconds, 1),
         "base_sha256": result.base_weights_sha256,
         "dataset_sha256": {
             name: entry["sha256"] for name, entry in manifest["files"].items()
         },
+        # What each model wrote for the first held-out prompts, to read.
+        "samples": [
+            {"prompt": prompt, "base": before, "trained": after}
+            for prompt, before, after in zip(
+                prompts[:3], base_texts, texts, strict=False
+            )
+        ],
     }
     values = {
         "sha256": result.weights_sha256,

@@ -21,6 +21,7 @@ from ..models import (
     ReviewState,
     Revision,
 )
+from ..services.suggestions import accepted_suggestion_id
 
 # Ids per IN (...) list: well under SQLite's limit of bound parameters.
 CHUNK = 5000
@@ -77,13 +78,8 @@ def _written(shas):
 
 
 def _accepted_suggestion_ids():
-    """Ids of every accepted suggestion.
-
-    An accept event names the revision it made (`revision_number`); that
-    revision's last machine span is the accepted text, written by the
-    suggestion accepted (words.append_spans). An accept of no words adds no
-    span, so it names no suggestion.
-    """
+    """Ids of every accepted suggestion (services.suggestions says which
+    suggestion an accept event took)."""
     rows = db.session.execute(
         select(Event.detail, Revision.machine_spans)
         .join(
@@ -95,9 +91,8 @@ def _accepted_suggestion_ids():
         )
         .where(Event.kind == EventKind.accept)
     )
-    return {
-        spans[-1][2] for detail, spans in rows if spans and (detail or {}).get("words")
-    }
+    accepted = {accepted_suggestion_id(detail, spans) for detail, spans in rows}
+    return accepted - {None}
 
 
 def _approved_spans():

@@ -1,6 +1,7 @@
 """Each job is written by its sponsor's active model; workers keep a few loaded."""
 
 import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -171,3 +172,36 @@ def test_the_least_recently_used_trained_model_is_unloaded(app, store, tiny_mode
         cache.get(one, in_use={two})  # `two` has rows in flight: it stays
         assert cache.loaded() == [BASE, two, one]
         assert cache.get(one).info.weights_sha256 == one
+
+
+@pytest.mark.app_config(TEXTGEN_BACKEND="ctranslate2")
+def test_a_ctranslate2_worker_converts_a_trained_model_on_first_use(
+    app, store, tiny_models
+):
+    from textgen.backends import CT2_DIRECTORY, CT2Generator
+    from textgen.settings import Request
+
+    sha256 = tiny_models["trained-1"][1]
+    converted = Path(store_path(app, sha256)) / CT2_DIRECTORY
+    assert not converted.exists()
+    with app.app_context():
+        generator = ModelCache(app).get(sha256)
+    assert isinstance(generator, CT2Generator) and converted.is_dir()
+    assert generator.info.weights_sha256 == sha256
+    assert generator.generate([Request(PROMPT, new_tokens=8)])[0].strip()
+
+
+def test_a_worker_that_loads_its_model_enters_it_in_the_registry(
+    app, tiny_models, admin
+):
+    directory, sha256 = tiny_models["base"]
+    app.config.update(TEXTGEN_MODEL=str(directory), TEXTGEN_WARMUP=False)
+    generator_module.install(app, None)  # nothing loaded yet
+    with app.app_context():
+        assert generator_module.get_generator(app).info.weights_sha256 == sha256
+    (entry,) = admin.get("/admin/models.json").get_json()
+    assert (entry["sha256"], entry["status"], entry["base_id"]) == (
+        sha256,
+        "ready",
+        None,
+    )

@@ -115,8 +115,10 @@ def test_an_admin_trains_a_model_that_ends_ready_with_its_metrics(
     assert entry["status"] == "ready" and entry["base_id"] == base
     assert entry["audience"] == [sponsor.user_id] and entry["active_for"] == []
     assert entry["metrics"]["steps"] == metrics["steps"]
+    assert len(metrics["samples"]) == 1  # one held-out document here
     page = admin.get(f"/admin/models/{model_id}").get_data(as_text=True)
     assert "<svg" in page  # the loss curve
+    assert "Held-out prompt" in page
 
 
 @pytest.mark.app_config(TRAIN_MIN_DOCUMENTS=6)
@@ -246,3 +248,27 @@ def test_two_workers_given_one_model_train_it_once(app, admin, sponsor, base, te
     for thread in threads:
         thread.join()
     assert sorted(results.values(), key=str) == [None, ModelStatus.ready]
+
+
+@pytest.mark.app_config(TRAIN_MIN_DOCUMENTS=4)
+def test_the_cli_trains_here_and_prints_the_metrics(
+    app, runner, admin, sponsor, base, team
+):
+    result = runner.invoke(
+        args=[
+            "models",
+            "train",
+            "--sponsor",
+            str(sponsor.user_id),
+            "--base-model-id",
+            str(base),
+            "--max-minutes",
+            "1",
+        ]
+    )
+    assert result.exit_code == 0, result.output
+    assert ": ready" in result.output and '"val_perplexity"' in result.output
+    refused = runner.invoke(
+        args=["models", "train", "--sponsor", "999999", "--base-model-id", str(base)]
+    )
+    assert refused.exit_code != 0 and "No user has id 999999" in refused.output
