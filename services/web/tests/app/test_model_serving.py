@@ -52,22 +52,27 @@ def tiny_models(tmp_path_factory):
     }
 
 
-@pytest.fixture
-def store(app, tiny_models, tmp_path):
-    """The app's model store holding the trained variants; the base installed."""
+@pytest.fixture(scope="session")
+def base_generator(tiny_models):
+    """The base model's generator, compiled once for the session."""
     from textgen import GenerationSettings, Generator
 
-    app.config["MODEL_STORE"] = str(tmp_path / "store")
-    for name, (directory, sha256) in tiny_models.items():
-        if name != "base":
-            shutil.copytree(directory, store_path(app, sha256))
     settings = GenerationSettings(
         max_new_tokens=12, num_beams=2, min_new_tokens=4, length_buckets=(16,)
     )
     base_dir, _ = tiny_models["base"]
-    base = Generator.load(str(base_dir), settings, warmup=False, batch_sizes=(1, 4))
-    generator_module.install(app, base)
-    return base
+    return Generator.load(str(base_dir), settings, warmup=False, batch_sizes=(1, 4))
+
+
+@pytest.fixture
+def store(app, tiny_models, base_generator, tmp_path):
+    """The app's model store holding the trained variants; the base installed."""
+    app.config["MODEL_STORE"] = str(tmp_path / "store")
+    for name, (directory, sha256) in tiny_models.items():
+        if name != "base":
+            shutil.copytree(directory, store_path(app, sha256))
+    generator_module.install(app, base_generator)
+    return base_generator
 
 
 def trained_model(sha256, sponsor_ids, active_for=()):
