@@ -2,7 +2,12 @@
 the tiny GPT-2, ending ready with metrics, cancelled, or failed when its
 worker dies; refused before any work below the minimum of documents."""
 
+import os
+import signal
+import subprocess
+import sys
 import threading
+import time
 from datetime import timedelta
 from pathlib import Path
 
@@ -272,3 +277,47 @@ def test_the_cli_trains_here_and_prints_the_metrics(
         args=["models", "train", "--sponsor", "999999", "--base-model-id", str(base)]
     )
     assert refused.exit_code != 0 and "No user has id 999999" in refused.output
+
+
+@pytest.mark.app_config(TRAIN_MIN_DOCUMENTS=4)
+def test_a_training_worker_killed_mid_run_is_failed_by_the_sweeper(
+    app, admin, sponsor, base, team, tmp_path
+):
+    """`flask models train` in a process of its own, SIGKILLed once it holds
+    the model: nobody renews its lease, and the sweeper fails the model."""
+    env = {
+        **os.environ,
+        "DATABASE_URL": app.config["SQLALCHEMY_DATABASE_URI"],
+        "SECRET_KEY": app.config["SECRET_KEY"],
+        "INSTANCE_PATH": str(tmp_path / "instance"),
+        "MODEL_STORE": app.config["MODEL_STORE"],
+        "TRAIN_MIN_DOCUMENTS": "4",
+        "JOB_LEASE_SECONDS": "2",
+    }
+    command = [sys.executable, "-m", "flask", "--app", "docdraft", "models", "train"]
+    command += ["--sponsor", str(sponsor.user_id), "--base-model-id", str(base)]
+    worker = subprocess.Popen(
+        command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and worker.poll() is None:
+            with app.app_context():
+                held = db.session.scalar(
+                    db.select(LanguageModel).where(
+                        LanguageModel.lease_owner.is_not(None)
+                    )
+                )
+                if held is not None:
+                    break
+            time.sleep(0.05)
+        assert held is not None, "the worker never took the model"
+    finally:
+        worker.send_signal(signal.SIGKILL)
+        worker.wait()
+    time.sleep(2.5)  # its last lease runs out
+    with app.app_context():
+        sweep()
+        model = db.session.get(LanguageModel, held.id)
+        assert (model.status, model.error) == (ModelStatus.failed, jobs.STOPPED)
+        assert jobs.run_training(model.id, "another-worker") is None
