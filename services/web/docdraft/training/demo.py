@@ -17,7 +17,7 @@ from pipeline.download import download_sources
 from pipeline.extract import iter_documents
 
 from ..extensions import db
-from ..models import Role, UserStatus
+from ..models import ReviewState, Role, UserStatus
 from ..services.cancel import cancel_waiting
 from ..services.documents import create_document
 from ..services.review import transition
@@ -78,7 +78,7 @@ def make_team(data_dir, count):
             form_key=f"demo-team-{number:04d}",
             train_consent=True,
         )
-        if document.review_state.value == "approved":
+        if document.review_state == ReviewState.approved:
             continue  # made by an earlier run (the form key)
         suggestion = document.latest_revision.autodoc
         if suggestion.is_pending:

@@ -11,6 +11,7 @@ that dies leaves its lease to expire, and the sweeper fails the model, as it
 does a generation job's lease (runner.sweep).
 """
 
+import json
 import logging
 import shutil
 import tempfile
@@ -28,9 +29,10 @@ from ..jobs import dispatch
 from ..jobs.model_cache import store_path
 from ..models import LanguageModel, ModelAudience, ModelOrigin, ModelStatus, utcnow
 from .dataset import (
+    TRAIN_FILE,
+    VALIDATION_FILE,
     UnknownSponsor,
     check_sponsors,
-    split,
     training_documents,
     write_dataset,
 )
@@ -256,10 +258,10 @@ def _train(app, model, owner, workdir):
     from textgen.training import fine_tune
 
     sponsor_ids = [sponsor.id for sponsor in model.audience]
+    # The model learns from the very files whose sha256 it records.
     manifest = write_dataset(sponsor_ids, workdir / "dataset")
     train, validation = (
-        [document.body for document in part]
-        for part in split(training_documents(sponsor_ids))
+        _texts(workdir / "dataset" / name) for name in (TRAIN_FILE, VALIDATION_FILE)
     )
     base = model.base
     base_dir = _weights_dir(app, base)
@@ -341,6 +343,12 @@ def _train(app, model, owner, workdir):
         },
     }
     return ModelStatus.ready, values
+
+
+def _texts(path):
+    """The documents' final texts in one of the dataset's JSONL files."""
+    with open(path, encoding="utf-8") as lines:
+        return [json.loads(line)["text"] for line in lines]
 
 
 def _weights_dir(app, model):
