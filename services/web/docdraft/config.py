@@ -114,6 +114,25 @@ def load_config(instance_path, overrides=None):
         # Suggestions one sponsor's documents may have waiting; past it a save
         # keeps the revision but does not queue its suggestion.
         "JOB_MAX_WAITING_PER_USER": int(env.get("JOB_MAX_WAITING_PER_USER", "10")),
+        # Where people reach the app: the links in mail (written by workers,
+        # outside any request) start with it.
+        "APP_BASE_URL": env.get("APP_BASE_URL", "http://127.0.0.1:5000").rstrip("/"),
+        # The JSON API (docdraft.api): requests per personal access token.
+        "RATELIMIT_API": env.get("RATELIMIT_API", "120/minute"),
+        # Password reset: asked for like a signup; its link lasts an hour.
+        "RATELIMIT_RESET": env.get("RATELIMIT_RESET", "10/hour"),
+        "PASSWORD_RESET_SECONDS": int(env.get("PASSWORD_RESET_SECONDS", "3600")),
+        # Mail (docdraft.notifications): without MAIL_SERVER, mail is written
+        # to the log instead of sent. Workers send it from the outbox table,
+        # on MAIL_QUEUE, retrying an SMTP server that is down.
+        "MAIL_SERVER": env.get("MAIL_SERVER", "").strip() or None,
+        "MAIL_PORT": int(env.get("MAIL_PORT", "587")),
+        "MAIL_USE_TLS": env.get("MAIL_USE_TLS", "1") != "0",
+        "MAIL_USERNAME": env.get("MAIL_USERNAME") or None,
+        "MAIL_PASSWORD": env.get("MAIL_PASSWORD") or None,
+        "MAIL_FROM": env.get("MAIL_FROM", "Docdraft <docdraft@localhost>"),
+        "MAIL_QUEUE": env.get("MAIL_QUEUE", "mail"),
+        "MAIL_MAX_ATTEMPTS": int(env.get("MAIL_MAX_ATTEMPTS", "25")),
         # The token lives as long as the session: an editor who spends an
         # hour on a prompt must not lose it to an expired form.
         "WTF_CSRF_TIME_LIMIT": None,

@@ -38,6 +38,8 @@ DOCUMENT_BODY_MAX = 100_000  # about 16,000 words; bodies are Text columns
 ERROR_MAX = 2000
 COMMENT_MAX = 2000
 REASON_MAX = 500
+TOKEN_NAME_MAX = 100
+NOTIFICATION_MESSAGE_MAX = 500
 
 
 # Every timestamp is stored as UTC, with its zone where the database keeps one.
@@ -477,3 +479,129 @@ class ModelActivation(db.Model):
     activated_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
 
     model: Mapped[LanguageModel] = relationship()
+
+
+class TokenScope(enum.StrEnum):
+    read = "read"  # GET only
+    write = "write"  # everything the token's user may do
+
+
+class ApiToken(db.Model):
+    """A personal access token for the JSON API (docdraft.api.tokens).
+
+    The token itself (`ddt_` + 43 URL-safe characters) is shown once; only
+    its sha256 is stored. It works while not revoked, not expired, and its
+    user is approved.
+    """
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    name: Mapped[str] = mapped_column(String(TOKEN_NAME_MAX))
+    scope: Mapped[TokenScope] = mapped_column(_enum(TokenScope, "token_scope"))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    # The first characters ("ddt_AbCd"), for people to recognise a token.
+    prefix: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime] = mapped_column(Timestamp, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(Timestamp)
+    last_used_at: Mapped[datetime | None] = mapped_column(Timestamp)
+    last_used_address: Mapped[str | None] = mapped_column(String(64))
+    revoked_at: Mapped[datetime | None] = mapped_column(Timestamp)
+    revoked_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+
+    user: Mapped[User] = relationship(foreign_keys=[user_id])
+
+
+class Notification(db.Model):
+    """One line of a user's in-app notifications (docdraft.notifications)."""
+
+    __tablename__ = "notifications"
+    __table_args__ = (Index("ix_notifications_user_unread", "user_id", "read_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    # What happened: account_approved, assigned, submitted, comment, ...
+    kind: Mapped[str] = mapped_column(String(40))
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    document_id: Mapped[int | None] = mapped_column(
+        ForeignKey("documents.id"), index=True
+    )
+    # The words shown, written when it happened (names may change later).
+    message: Mapped[str] = mapped_column(String(NOTIFICATION_MESSAGE_MAX))
+    # Where its link goes, a path inside the app.
+    link: Mapped[str | None] = mapped_column(String(500))
+    created_at: Mapped[datetime] = mapped_column(Timestamp, default=utcnow)
+    read_at: Mapped[datetime | None] = mapped_column(Timestamp)
+
+    user: Mapped[User] = relationship(foreign_keys=[user_id])
+    actor: Mapped[User | None] = relationship(foreign_keys=[actor_id])
+
+
+class NotificationPreference(db.Model):
+    """Whether `user` gets `kind` by email (no row: that kind's default)."""
+
+    __tablename__ = "notification_preferences"
+
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(40), primary_key=True)
+    email: Mapped[bool] = mapped_column(default=True)
+    in_app: Mapped[bool] = mapped_column(default=True)
+
+
+class MailStatus(enum.StrEnum):
+    queued = "queued"  # waiting, or waiting for its retry (`next_attempt_at`)
+    sending = "sending"  # a worker holds its lease
+    sent = "sent"
+    failed = "failed"  # gave up after MAIL_MAX_ATTEMPTS
+
+
+class OutboxMail(db.Model):
+    """A mail to send, committed with the change that caused it.
+
+    A worker claims it under a lease (as generation jobs are claimed), sends
+    it through SMTP and marks it sent; an SMTP server that is down only
+    delays it (`next_attempt_at`). Mail with a secret in it (a password
+    reset link) has its bodies erased once sent.
+    """
+
+    __tablename__ = "mail_outbox"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
+    to_address: Mapped[str] = mapped_column(String(EMAIL_MAX))
+    kind: Mapped[str] = mapped_column(String(40))
+    subject: Mapped[str] = mapped_column(String(300))
+    text_body: Mapped[str] = mapped_column(Text)
+    html_body: Mapped[str] = mapped_column(Text)
+    # Extra headers, e.g. List-Unsubscribe and List-Unsubscribe-Post.
+    headers: Mapped[dict | None] = mapped_column(JSON)
+    secret: Mapped[bool] = mapped_column(default=False, server_default=text("false"))
+    status: Mapped[MailStatus] = mapped_column(
+        _enum(MailStatus, "mail_status"), default=MailStatus.queued, index=True
+    )
+    attempts: Mapped[int] = mapped_column(default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(
+        Timestamp, default=utcnow, index=True
+    )
+    last_error: Mapped[str | None] = mapped_column(String(ERROR_MAX))
+    lease_owner: Mapped[str | None] = mapped_column(String(120))
+    lease_expires_at: Mapped[datetime | None] = mapped_column(Timestamp, index=True)
+    created_at: Mapped[datetime] = mapped_column(Timestamp, default=utcnow)
+    sent_at: Mapped[datetime | None] = mapped_column(Timestamp)
+
+
+class PasswordReset(db.Model):
+    """A password-reset link: single use, expires, stored as its sha256."""
+
+    __tablename__ = "password_resets"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(Timestamp, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(Timestamp)
+    used_at: Mapped[datetime | None] = mapped_column(Timestamp)
+    address: Mapped[str | None] = mapped_column(String(64))
+
+    user: Mapped[User] = relationship()
