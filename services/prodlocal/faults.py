@@ -42,7 +42,7 @@ from docdraft.models import (
     UserStatus,
 )
 from docdraft.services.documents import create_document
-from docdraft.services.users import signup_user
+from docdraft.services.users import set_user_status, signup_user
 
 STATE = os.environ["PROD_LOCAL_STATE"]
 BIN = Path(sys.executable).parent
@@ -99,8 +99,7 @@ class Walk:
 
     def _user(self, role, email):
         user = signup_user(role, "Fault walk", email, PASSWORD, "Faults")
-        user.status = UserStatus.approved
-        db.session.commit()
+        set_user_status(None, user, UserStatus.approved)
         return user.id
 
     def queue_documents(self):

@@ -40,13 +40,11 @@ def build_model(directory):
 
 def approved_user(role, name, email):
     """A sponsor or editor who signed up and was approved (in an app context)."""
-    from docdraft.extensions import db
     from docdraft.models import UserStatus
-    from docdraft.services.users import signup_user
+    from docdraft.services.users import set_user_status, signup_user
 
     user = signup_user(role, name, email, PASSWORD, "Load")
-    user.status = UserStatus.approved
-    db.session.commit()
+    set_user_status(None, user, UserStatus.approved)
     return user
 
 

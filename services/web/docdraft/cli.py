@@ -9,10 +9,15 @@ from flask import current_app
 from flask.cli import with_appcontext
 from werkzeug.serving import run_simple
 
-from .extensions import db
 from .models import Role, UserStatus
 from .passwords import PASSWORD_MAX, PASSWORD_MIN, weakness
-from .services.users import EmailTaken, create_admin, find_user_by_email, signup_user
+from .services.users import (
+    EmailTaken,
+    create_admin,
+    find_user_by_email,
+    set_user_status,
+    signup_user,
+)
 from .training.cli import dataset as dataset_command
 from .training.cli import demo_team_command, models
 
@@ -76,8 +81,7 @@ def seed_demo_command():
             continue
         password = secrets.token_urlsafe(9)
         user = signup_user(role, name, email, password, "Demo")
-        user.status = UserStatus.approved
-        db.session.commit()
+        set_user_status(None, user, UserStatus.approved)
         lines.append(f"demo {role.value}: {email} password {password}")
     saved.write_text("".join(f"{line}\n" for line in lines))
     saved.chmod(0o600)

@@ -27,6 +27,7 @@ from ..forms import (
 )
 from ..models import Role
 from ..services.users import (
+    SIGNUP_ROLES,
     authenticate,
     find_user_by_email,
     signup_user,
@@ -35,7 +36,6 @@ from . import bp, device_cookies
 from .next_url import is_safe_next
 
 log = logging.getLogger("docdraft.auth")
-SIGNUP_ROLES = {"sponsor": Role.sponsor, "editor": Role.editor}
 
 
 def _setting(name):

@@ -14,7 +14,8 @@ from ..models import Document, Retention, Role, User, UserStatus, utcnow
 
 log = logging.getLogger("docdraft.users")
 
-SIGNUP_ROLES = (Role.sponsor, Role.editor)
+# The roles anyone may sign up for, by the name in /signup/<name>.
+SIGNUP_ROLES = {role.value: role for role in (Role.sponsor, Role.editor)}
 
 # Checked against when the email is unknown, so that a failed login costs the
 # same scrypt time whether or not the account exists.
@@ -42,7 +43,7 @@ def signup_user(role, name, email, password, organization):
     returned, after hashing the password anyway, so that the answer takes
     as long as a real signup.
     """
-    if role not in SIGNUP_ROLES:
+    if role not in SIGNUP_ROLES.values():
         raise ValueError(f"cannot sign up as {role}")
     existing = find_user_by_email(email)
     if existing is not None:
@@ -78,6 +79,7 @@ def set_user_status(admin, user, status, reason=None):
     """Approve or reject `user` (reversible); admins' own status is fixed.
 
     A rejection's `reason` is shown to the user on their status page.
+    `admin` is None when the deployment itself decides (seed-demo, scripts).
     """
     if user.role == Role.admin:
         raise ValueError("admins cannot be approved or rejected")
@@ -87,7 +89,9 @@ def set_user_status(admin, user, status, reason=None):
     if status == UserStatus.rejected:
         sessions.end_all(user)  # their cookies must not come back on approval
     db.session.commit()
-    log.info("admin=%s set user=%s status=%s", admin.id, user.id, status.value)
+    log.info(
+        "admin=%s set user=%s status=%s", getattr(admin, "id", None), user.id, status
+    )
     audit.record(status.value, actor=admin, target=user, detail=user.status_reason)
 
 
