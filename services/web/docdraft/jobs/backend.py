@@ -20,6 +20,11 @@ class JobBackend:
         as `submit`: the sweeper nudges again)."""
         raise NotImplementedError
 
+    def submit_mail(self):
+        """Say that committed mail waits in the outbox (best effort, as
+        `submit`: the sweeper nudges again while mail is due)."""
+        raise NotImplementedError
+
     def start(self):
         """Start running jobs in this process, if this backend does so."""
 
@@ -39,12 +44,16 @@ class ManualBackend(JobBackend):
     def __init__(self):
         self.delivered = []
         self.trainings = []
+        self.mail_nudges = 0  # tests send with docdraft.mail.sender.send_due
 
     def submit(self, autodoc_ids):
         self.delivered.extend(autodoc_ids)
 
     def submit_training(self, model_id):
         self.trainings.append(model_id)
+
+    def submit_mail(self):
+        self.mail_nudges += 1
 
     def health(self):
         return {"worker": None}

@@ -25,6 +25,7 @@ log = logging.getLogger("docdraft.jobs")
 GENERATE = "docdraft.generate"
 SWEEP = "docdraft.sweep"
 TRAIN = "docdraft.train"
+MAIL = "docdraft.mail"
 
 
 def make_celery(app, worker):
@@ -76,6 +77,14 @@ def make_celery(app, worker):
 
         run_training(model_id, worker.owner)
 
+    @celery.task(name=MAIL, shared=False)
+    def send_mail():
+        """Send due mail until none is due (a mail worker: web image, no
+        TensorFlow; docdraft.mail.worker)."""
+        from ..mail.sender import send_due
+
+        send_due(worker.owner)
+
     @celery.task(name=SWEEP, shared=False)
     def sweep_jobs():
         # Enough nudges to wake a worker per batch of waiting jobs; each one
@@ -83,8 +92,17 @@ def make_celery(app, worker):
         waiting = len(sweep())
         for _ in range(math.ceil(waiting / worker.rows)):
             generate.delay()
+        _nudge_due_mail(send_mail, config["MAIL_QUEUE"])
 
     return celery
+
+
+def _nudge_due_mail(send_mail, queue):
+    """Mail due now (a retry whose time came, a nudge lost) gets a worker."""
+    from ..mail.sender import due_count
+
+    if due_count():
+        send_mail.apply_async(queue=queue)
 
 
 class CeleryBackend(JobBackend):
@@ -99,6 +117,7 @@ class CeleryBackend(JobBackend):
         self.app = app
         self.queue = app.config["JOB_QUEUE"]
         self.train_queue = app.config["TRAIN_QUEUE"]
+        self.mail_queue = app.config["MAIL_QUEUE"]
 
     def submit(self, autodoc_ids):
         try:
@@ -113,6 +132,12 @@ class CeleryBackend(JobBackend):
             self.celery.send_task(TRAIN, args=[model_id], queue=self.train_queue)
         except Exception as exc:  # noqa: BLE001 - the sweeper nudges again
             log.warning("broker unreachable, model %s waits: %s", model_id, exc)
+
+    def submit_mail(self):
+        try:
+            self.celery.send_task(MAIL, queue=self.mail_queue)
+        except Exception as exc:  # noqa: BLE001 - the sweeper nudges again
+            log.warning("broker unreachable, mail waits for the sweeper: %s", exc)
 
     def health(self):
         """The broker answers, and no worker left a reason it cannot start."""

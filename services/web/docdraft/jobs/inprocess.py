@@ -6,6 +6,10 @@ sleeps until a new job wakes it. At least every JOB_SWEEP_SECONDS it sweeps
 (runner.sweep): jobs whose lease expired, in this process or another one on
 the same database, are queued again. Leases make it safe to run two such
 processes on one database.
+
+Mail has a small thread of its own (`submit_mail` wakes it; it also looks
+for due mail, retries included, every JOB_SWEEP_SECONDS), so that a
+generation never delays a password-reset mail.
 """
 
 import logging
@@ -33,6 +37,8 @@ class InProcessWorker(JobBackend):
         self._thread = None
         self._start_lock = threading.Lock()
         self._training = threading.Lock()  # one fine-tuning at a time here
+        self._mail_wake = threading.Event()
+        self._mail_thread = None
         self.load_error = None
 
     def submit(self, autodoc_ids):
@@ -46,6 +52,32 @@ class InProcessWorker(JobBackend):
         )
         thread.start()
 
+    def submit_mail(self):
+        self._start_mail()
+        self._mail_wake.set()
+
+    def _start_mail(self):
+        with self._start_lock:
+            if self._mail_thread is None:
+                self._mail_thread = threading.Thread(
+                    target=self._send_mail, name="docdraft-mail", daemon=True
+                )
+                self._mail_thread.start()
+
+    def _send_mail(self):
+        from ..mail.sender import send_due
+
+        with self.app.app_context():
+            while not self._stopping.is_set():
+                self._mail_wake.clear()
+                try:
+                    send_due(self.owner)
+                except Exception:  # keep the thread alive; the mail waits
+                    log.exception("mail sending crashed")
+                finally:
+                    db.session.remove()
+                self._mail_wake.wait(self.app.config["JOB_SWEEP_SECONDS"])
+
     def _train(self, model_id):
         from ..training.jobs import run_training
 
@@ -58,19 +90,21 @@ class InProcessWorker(JobBackend):
                 db.session.remove()
 
     def start(self):
-        """Start the thread once; later calls do nothing."""
+        """Start the generation and mail threads once; later calls do nothing."""
         with self._start_lock:
             if self._thread is None:
                 self._thread = threading.Thread(
                     target=self._run, name="docdraft-worker", daemon=True
                 )
                 self._thread.start()
+        self._start_mail()
 
     def stop(self):
         """Ask the thread to end once the rows in flight have ended (it is a
         daemon, so this matters only to a process that keeps running: tests)."""
         self._stopping.set()
         self._wake.set()
+        self._mail_wake.set()
 
     def health(self):
         return {"worker": self.load_error}
