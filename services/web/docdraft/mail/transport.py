@@ -104,7 +104,7 @@ class LogTransport:
         )
         if self.show_body:
             text = message.get_body(preferencelist=("plain",)).get_content()
-            log.info("mail body:\n%s", text)
+            log.info("mail body: %s", text)
 
     def close(self):
         pass

@@ -1,14 +1,19 @@
 """The mail outbox through a real SMTP server (aiosmtpd, tests/app/smtp.py)."""
 
+import logging
+import threading
+import time
+from datetime import UTC, timedelta
+
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from docdraft.extensions import db
 from docdraft.jobs import dispatch
 from docdraft.mail.outbox import UnsafeHeader, enqueue
 from docdraft.mail.render import render
-from docdraft.mail.sender import send_due
-from docdraft.models import MailStatus, OutboxMail, User
+from docdraft.mail.sender import claim_due, retry_delay, send_due
+from docdraft.models import MailStatus, OutboxMail, Role, User, UserStatus, utcnow
 
 from .smtp import smtp_server  # noqa: F401  (fixture)
 
@@ -100,3 +105,231 @@ def test_line_breaks_in_headers_are_refused(mail_app, make_user, subject, header
         user = db.session.get(User, user_id)
         with pytest.raises(UnsafeHeader):
             enqueue(user, "test", subject, "t", "h", headers=headers)
+
+
+def aware(moment):
+    """SQLite hands timestamps back without their zone (UTC)."""
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def make_due(app, mail_id):
+    """Time passes: the mail's retry is due now."""
+    with app.app_context():
+        db.session.execute(
+            update(OutboxMail)
+            .where(OutboxMail.id == mail_id)
+            .values(next_attempt_at=utcnow() - timedelta(seconds=1))
+        )
+        db.session.commit()
+
+
+def test_mail_waits_out_an_smtp_outage_and_is_sent_once(
+    mail_app,
+    make_user,
+    smtp_server,  # noqa: F811
+):
+    user_id, address = make_user()
+    smtp_server.stop()
+    mail_id = queue_mail(mail_app, user_id)
+    before = utcnow()
+
+    assert send(mail_app) == 0
+    waiting = row(mail_app, mail_id)
+    assert waiting.status == MailStatus.queued and waiting.attempts == 1
+    assert "Connection refused" in waiting.last_error
+    assert aware(waiting.next_attempt_at) >= before + timedelta(seconds=60)
+    assert waiting.lease_owner is None
+    assert send(mail_app) == 0  # not due yet: no attempt
+    assert row(mail_app, mail_id).attempts == 1
+
+    make_due(mail_app, mail_id)
+    assert send(mail_app) == 0
+    assert row(mail_app, mail_id).attempts == 2
+    assert aware(row(mail_app, mail_id).next_attempt_at) >= before + timedelta(
+        seconds=120
+    )
+
+    smtp_server.start()
+    make_due(mail_app, mail_id)
+    assert send(mail_app) == 1
+    assert send(mail_app) == 0
+    assert len(smtp_server.to(address)) == 1
+    sent = row(mail_app, mail_id)
+    assert (sent.status, sent.attempts, sent.last_error) == (MailStatus.sent, 3, None)
+
+
+def test_a_refused_recipient_is_retried(mail_app, make_user, smtp_server):  # noqa: F811
+    user_id, address = make_user()
+    smtp_server.refuse = True
+    mail_id = queue_mail(mail_app, user_id)
+    assert send(mail_app) == 0
+    assert "550" in row(mail_app, mail_id).last_error
+    smtp_server.refuse = False
+    make_due(mail_app, mail_id)
+    assert send(mail_app) == 1
+    assert len(smtp_server.to(address)) == 1
+
+
+def test_retries_back_off_from_a_minute_to_an_hour():
+    delays = [retry_delay(attempts) for attempts in range(1, 10)]
+    assert delays == [60, 120, 240, 480, 960, 1920, 3600, 3600, 3600]
+
+
+def test_mail_fails_after_max_attempts(make_app, make_user, smtp_server):  # noqa: F811
+    app = make_app(**smtp_server.config, MAIL_MAX_ATTEMPTS=2)
+    user_id, _ = make_user()
+    smtp_server.stop()
+    mail_id = queue_mail(app, user_id)
+    send(app)
+    make_due(app, mail_id)
+    send(app)
+    failed = row(app, mail_id)
+    assert (failed.status, failed.attempts) == (MailStatus.failed, 2)
+    assert "Connection refused" in failed.last_error
+    make_due(app, mail_id)
+    smtp_server.start()
+    assert send(app) == 0
+
+
+def test_two_workers_at_once_never_send_a_mail_twice(
+    mail_app,
+    make_user,
+    smtp_server,  # noqa: F811
+):
+    user_id, address = make_user()
+    mail_ids = [queue_mail(mail_app, user_id, subject=f"Mail {n}") for n in range(30)]
+    start = threading.Barrier(3)
+    counts = []
+
+    def worker(name):
+        with mail_app.app_context():
+            start.wait()
+            counts.append(send_due(name))
+            db.session.remove()
+
+    threads = [threading.Thread(target=worker, args=(f"w{n}",)) for n in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+
+    subjects = sorted(message["Subject"] for message in smtp_server.to(address))
+    assert subjects == sorted(f"Mail {n}" for n in range(30))
+    assert sum(counts) == 30
+    with mail_app.app_context():
+        rows = db.session.scalars(select(OutboxMail)).all()
+        assert {mail.id for mail in rows} == set(mail_ids)
+        assert {(mail.status, mail.attempts) for mail in rows} == {(MailStatus.sent, 1)}
+
+
+def test_a_dead_workers_mail_is_claimed_again_once_its_lease_expires(
+    mail_app,
+    make_user,
+    smtp_server,  # noqa: F811
+):
+    user_id, address = make_user()
+    mail_id = queue_mail(mail_app, user_id)
+    with mail_app.app_context():
+        assert claim_due("dead-worker") == [mail_id]
+    assert send(mail_app) == 0  # leased: nobody else takes it
+    with mail_app.app_context():
+        db.session.execute(
+            update(OutboxMail).values(lease_expires_at=utcnow() - timedelta(seconds=1))
+        )
+        db.session.commit()
+    assert send(mail_app) == 1
+    sent = row(mail_app, mail_id)
+    assert (sent.status, sent.attempts, sent.lease_owner) == (MailStatus.sent, 2, None)
+    assert len(smtp_server.to(address)) == 1
+
+
+def test_a_dead_worker_on_the_last_attempt_fails_the_mail(
+    make_app,
+    make_user,
+    smtp_server,  # noqa: F811
+):
+    app = make_app(**smtp_server.config, MAIL_MAX_ATTEMPTS=1)
+    user_id, _ = make_user()
+    mail_id = queue_mail(app, user_id)
+    with app.app_context():
+        claim_due("dead-worker")
+        db.session.execute(
+            update(OutboxMail).values(lease_expires_at=utcnow() - timedelta(seconds=1))
+        )
+        db.session.commit()
+    assert send(app) == 0
+    failed = row(app, mail_id)
+    assert failed.status == MailStatus.failed and "WorkerLost" in failed.last_error
+    assert smtp_server.messages == []
+
+
+@pytest.mark.parametrize("status", [UserStatus.pending, UserStatus.rejected])
+def test_pending_and_rejected_users_get_only_their_account_decision(
+    mail_app,
+    make_user,
+    smtp_server,  # noqa: F811
+    status,
+):
+    user_id, address = make_user(status=status)
+    assert queue_mail(mail_app, user_id, subject="News") is None
+    decision = queue_mail(mail_app, user_id, subject="Decision", account_decision=True)
+    assert decision is not None
+    assert send(mail_app) == 1
+    assert [message["Subject"] for message in smtp_server.to(address)] == ["Decision"]
+
+
+def test_a_user_rejected_before_sending_gets_nothing(
+    mail_app,
+    make_user,
+    smtp_server,  # noqa: F811
+):
+    user_id, _ = make_user(role=Role.editor)
+    mail_id = queue_mail(mail_app, user_id)
+    with mail_app.app_context():
+        db.session.get(User, user_id).status = UserStatus.rejected
+        db.session.commit()
+    assert send(mail_app) == 0
+    assert smtp_server.messages == []
+    dropped = row(mail_app, mail_id)
+    assert dropped.status == MailStatus.failed
+    assert dropped.last_error == "recipient not approved"
+
+
+def test_secret_bodies_are_erased_once_sent(mail_app, make_user, smtp_server):  # noqa: F811
+    user_id, address = make_user()
+    mail_id = queue_mail(mail_app, user_id, secret=True)
+    before = row(mail_app, mail_id)
+    assert "Hello" in before.text_body and "Hello" in before.html_body
+    assert send(mail_app) == 1
+    [message] = smtp_server.to(address)
+    assert "Hello" in message.get_body(("plain",)).get_content()
+    after = row(mail_app, mail_id)
+    assert (after.text_body, after.html_body) == ("", "")
+
+
+def test_without_mail_server_mail_goes_to_the_log(make_app, make_user, caplog):
+    app = make_app(MAIL_SERVER=None)
+    user_id, address = make_user()
+    mail_id = queue_mail(app, user_id, subject="Logged mail")
+    with caplog.at_level(logging.INFO, logger="docdraft.mail"):
+        assert send(app) == 1
+    logged = [r.getMessage() for r in caplog.records if r.name == "docdraft.mail"]
+    assert any(address in line and "Logged mail" in line for line in logged)
+    assert any("Hello" in line for line in logged)  # the body, for development
+    assert row(app, mail_id).status == MailStatus.sent
+
+
+def test_the_in_process_backend_sends_in_its_own_thread(
+    make_app,
+    make_user,
+    smtp_server,  # noqa: F811
+):
+    app = make_app(**smtp_server.config, JOB_BACKEND="inprocess")
+    user_id, address = make_user()
+    queue_mail(app, user_id)
+    deadline = time.monotonic() + 10
+    while not smtp_server.to(address) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert len(smtp_server.to(address)) == 1
+    names = {thread.name for thread in threading.enumerate()}
+    assert "docdraft-mail" in names and "docdraft-worker" not in names
