@@ -76,7 +76,7 @@ def register_extensions(app):
 
 
 def register_blueprints(app):
-    from . import admin, auth, documents, editor, main, sponsor
+    from . import admin, api, auth, documents, editor, main, notifications, sponsor
 
     app.register_blueprint(auth.bp)
     app.register_blueprint(main.bp)
@@ -84,6 +84,8 @@ def register_blueprints(app):
     app.register_blueprint(admin.bp, url_prefix="/admin")
     app.register_blueprint(sponsor.bp, url_prefix="/sponsor")
     app.register_blueprint(editor.bp, url_prefix="/editor")
+    notifications.init_app(app)
+    api.init_app(app)
 
 
 def register_errorhandlers(app):

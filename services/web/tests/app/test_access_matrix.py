@@ -27,6 +27,8 @@ SESSION_ENDED = 401
 
 
 def answers_session_ended(method, rule):
+    if rule.startswith("/api/"):  # the API has rows of its own
+        return False
     document_form = "<int:document_id>" in rule or rule == "/sponsor/documents/new"
     return rule.endswith(".json") or (method == "POST" and document_form)
 
@@ -58,6 +60,7 @@ def own_sponsor(status):
 
 
 EDITORS_ONLY = expect(403, anonymous=LOGIN, editor=200, other_editor=200)
+API_TOKEN_ONLY = expect(401)
 
 # (method, rule) -> (url to request, {role: status}).  POST bodies are empty
 # but carry a valid CSRF token, so what is tested is access, not CSRF.
@@ -254,6 +257,19 @@ MATRIX = {
         "/sponsor/documents/{document}/restore",
         own_sponsor(302),
     ),
+    # The JSON API (docdraft.api): a bearer token only, so every browser's
+    # cookie gets 401; the OpenAPI document is public.
+    ("GET", "/api/v1/openapi.json"): ("/api/v1/openapi.json", expect(200)),
+    ("GET", "/api/v1/documents"): ("/api/v1/documents", API_TOKEN_ONLY),
+    ("POST", "/api/v1/documents"): ("/api/v1/documents", API_TOKEN_ONLY),
+    ("GET", "/api/v1/documents/<int:document_id>"): (
+        "/api/v1/documents/{document}",
+        API_TOKEN_ONLY,
+    ),
+    ("PATCH", "/api/v1/documents/<int:document_id>"): (
+        "/api/v1/documents/{document}",
+        API_TOKEN_ONLY,
+    ),
     # Last two: they end the session for the rows after them.
     ("POST", "/account/sessions/end-all"): (
         "/account/sessions/end-all",
@@ -304,7 +320,9 @@ def test_role_gets_expected_status_on_every_route(world, role):
             # A fresh token each time: the rows that end the session (end-all,
             # logout) clear it, and its CSRF token with it.
             token = csrf_token(browser.get("/login").get_data(as_text=True))
-            response = browser.client.post(url, data={"csrf_token": token})
+            response = browser.client.open(
+                url, method=method, data={"csrf_token": token}
+            )
         want = expected[role]
         if role == "anonymous" and answers_session_ended(method, rule):
             want = SESSION_ENDED
