@@ -270,6 +270,12 @@ MATRIX = {
         "/api/v1/documents/{document}",
         API_TOKEN_ONLY,
     ),
+    # Password reset (auth/reset.py): open to everyone, like login; an empty
+    # post is a refused form, and an unknown link is a page that says so.
+    ("GET", "/reset"): ("/reset", expect(200)),
+    ("POST", "/reset"): ("/reset", expect(400)),
+    ("GET", "/reset/<token>"): ("/reset/unknown-token", expect(404)),
+    ("POST", "/reset/<token>"): ("/reset/unknown-token", expect(404)),
     # Last two: they end the session for the rows after them.
     ("POST", "/account/sessions/end-all"): (
         "/account/sessions/end-all",
