@@ -30,6 +30,7 @@ from sqlalchemy import select, update
 
 from ..extensions import db
 from ..models import ERROR_MAX, Autodoc, JobStatus, utcnow
+from ..notifications import events as notifications
 
 log = logging.getLogger("docdraft.jobs")
 MAX_ATTEMPTS = 3
@@ -211,6 +212,9 @@ def finish(outcomes, owner):
         )
         if result.rowcount == 1:
             written.append(autodoc_id)
+    notifications.suggestions_written(
+        [i for i in written if outcomes[i]["status"] == JobStatus.done]
+    )
     db.session.commit()
     for autodoc_id, outcome in outcomes.items():
         _log_outcome(autodoc_id, outcome, autodoc_id in written)

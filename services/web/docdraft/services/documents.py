@@ -21,6 +21,7 @@ from ..models import (
     UserStatus,
     utcnow,
 )
+from ..notifications import events as notifications
 from .guard import WrongActor, advance
 from .quota import hold_if_over
 from .revisions import add_revision, commit_and_enqueue, copy_suggestion, new_suggestion
@@ -79,6 +80,7 @@ def create_document(
         return _created_with(sponsor, form_key)
     revision = add_revision(document, sponsor, spans=[], length=length)
     record(document, sponsor, EventKind.revision, revision_number=1)
+    notifications.editor_assigned(document, sponsor, editor)
     if train_consent:
         _set_consent(document, sponsor, True)
     hold_if_over(document, revision)
@@ -187,6 +189,7 @@ def _reassign(document, author, editor):
         new=editor.name,
         old_id=previous.id,
     )
+    notifications.editor_changed(document, author, previous, editor)
 
 
 def set_train_consent(document, user, on):

@@ -17,6 +17,7 @@ from sqlalchemy import func, select, update
 from ..access import documents_visible_to
 from ..extensions import db
 from ..models import Document, EventKind, ReviewState, Role, UserStatus, utcnow
+from ..notifications import events as notifications
 from .guard import Conflict, WrongActor, advance
 from .timeline import record
 
@@ -118,6 +119,7 @@ def transition(document, user, action, base_revision, comment=None):
         source=step.source.value,
         target=step.target.value,
     )
+    notifications.review_moved(document, user, action, comment)
     db.session.commit()
     log.info("document=%s %s by user=%s", document.id, action, user.id)
 
@@ -133,6 +135,7 @@ def add_comment(document, user, body, base_revision=None):
         revision_number=base_revision or document.head_revision,
         comment=body,
     )
+    notifications.commented(document, user, body)
     db.session.commit()
 
 

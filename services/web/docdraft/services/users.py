@@ -11,6 +11,7 @@ from werkzeug.security import generate_password_hash
 from .. import audit, sessions
 from ..extensions import db
 from ..models import Document, Retention, Role, User, UserStatus, utcnow
+from ..notifications import events as notifications
 
 log = logging.getLogger("docdraft.users")
 
@@ -83,11 +84,14 @@ def set_user_status(admin, user, status, reason=None):
     """
     if user.role == Role.admin:
         raise ValueError("admins cannot be approved or rejected")
+    decided = status != user.status
     user.status = status
     user.status_changed_at = utcnow()
     user.status_reason = (reason or "").strip() or None
     if status == UserStatus.rejected:
         sessions.end_all(user)  # their cookies must not come back on approval
+    if decided and admin is not None:  # the deployment's own seeding tells no one
+        notifications.account_decided(admin, user)
     db.session.commit()
     log.info(
         "admin=%s set user=%s status=%s", getattr(admin, "id", None), user.id, status

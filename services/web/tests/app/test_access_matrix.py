@@ -276,6 +276,24 @@ MATRIX = {
     ("POST", "/reset"): ("/reset", expect(400)),
     ("GET", "/reset/<token>"): ("/reset/unknown-token", expect(404)),
     ("POST", "/reset/<token>"): ("/reset/unknown-token", expect(404)),
+    # Notifications (docdraft/notifications): approved users' own; notification
+    # 0 is nobody's (404). Unsubscribe needs no login: a link that is no
+    # signed token is not found, for everyone.
+    ("GET", "/notifications"): ("/notifications", APPROVED_USERS),
+    ("POST", "/notifications/<int:notification_id>/read"): (
+        "/notifications/0/read",
+        expect(404, anonymous=LOGIN, pending=403, rejected=403),
+    ),
+    ("POST", "/notifications/read-all"): (
+        "/notifications/read-all",
+        expect(302, anonymous=LOGIN, pending=403, rejected=403),
+    ),
+    ("POST", "/account/notifications"): (
+        "/account/notifications",
+        expect(302, anonymous=LOGIN, pending=403, rejected=403),
+    ),
+    ("GET", "/unsubscribe/<token>"): ("/unsubscribe/not-a-token", expect(404)),
+    ("POST", "/unsubscribe/<token>"): ("/unsubscribe/not-a-token", expect(404)),
     # Last two: they end the session for the rows after them.
     ("POST", "/account/sessions/end-all"): (
         "/account/sessions/end-all",
