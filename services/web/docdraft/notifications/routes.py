@@ -35,6 +35,11 @@ from .unsubscribe import BadLink, ExpiredLink, read_token
 log = logging.getLogger("docdraft.notifications")
 bp = Blueprint("notifications", __name__)
 
+EXPIRED = (
+    "This form had expired, so nothing was saved. The boxes below are as you "
+    "ticked them: save again."
+)
+
 
 @bp.app_context_processor
 def bell():
@@ -103,7 +108,7 @@ def csrf_refused(error):
     if request.endpoint != "notifications.save_preferences" or not allowed:
         return error_page(400, MESSAGES[400])
     chosen = forms.preferences_form(current_user)
-    chosen.form.validate()  # fills in the token's error, shown next to the form
+    chosen.form.csrf_token.errors = [EXPIRED]
     return _refused(chosen)
 
 
