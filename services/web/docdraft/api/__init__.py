@@ -40,9 +40,13 @@ bp.before_request(authenticate)
 bp.register_error_handler(ApiError, handle_api_error)
 limiter.limit(lambda: current_app.config["RATELIMIT_API"], key_func=rate_limit_key)(bp)
 
-from . import docs, documents  # noqa: E402,F401  (routes register themselves on bp)
+from . import docs, documents, users  # noqa: E402,F401  (routes register themselves on bp)
 
 
 def init_app(app):
-    """Register the API (at /api/v1) and its documentation pages."""
+    """Register the API (at /api/v1), its documentation and the token pages."""
+    from . import token_pages
+
     app.register_blueprint(bp, url_prefix="/api/v1")
+    app.register_blueprint(token_pages.bp)
+    app.register_blueprint(docs.pages)

@@ -129,7 +129,14 @@ def field_messages(validation_error):
     return fields
 
 
+FORM_MIMETYPES = {"application/x-www-form-urlencoded", "multipart/form-data"}
+
+
 def reject_invalid(request, response, validation_error, instance, model_adapter):
-    """spectree's hook before a view: an invalid request is a 422 in our shape."""
+    """spectree's hook before a view: an invalid request is a 422 in our
+    shape. A form body is refused: spectree would not read it as JSON, and
+    the view would get no body at all."""
+    if request.mimetype in FORM_MIMETYPES and request.content_length:
+        api_error(400, message="Send a JSON body (Content-Type: application/json).")
     if validation_error is not None:
         api_error(422, fields=field_messages(validation_error))

@@ -15,7 +15,14 @@ from ..forms import (
     TEXT_AREA_BIDI_MESSAGE,
     TEXT_AREA_REFUSED,
 )
-from ..models import DOCUMENT_BODY_MAX, DOCUMENT_NAME_MAX, ReviewState
+from ..models import (
+    DOCUMENT_BODY_MAX,
+    DOCUMENT_NAME_MAX,
+    REASON_MAX,
+    ReviewState,
+    Role,
+    UserStatus,
+)
 
 ID_MAX = 2**31 - 1  # what an INTEGER column holds
 DatabaseId = Annotated[int, Field(ge=1, le=ID_MAX)]
@@ -168,3 +175,46 @@ class DocumentUpdate(Strict):
     editor_id: DatabaseId | None = Field(None, description="Sponsors only.")
     suggestion_length: SuggestionLength | None = None
     train_consent: bool | None = Field(None, description="Sponsors only.")
+
+
+class UserQuery(Page):
+    status: UserStatus | None = Field(None, description="Only users with this status.")
+
+
+class UserOut(BaseModel):
+    id: int
+    name: str
+    email: str
+    organization: str
+    role: Role
+    status: UserStatus
+    status_reason: str | None
+    created_at: datetime
+
+    @classmethod
+    def of(cls, user):
+        return cls(
+            id=user.id,
+            name=user.name,
+            email=user.email,
+            organization=user.organization,
+            role=user.role,
+            status=user.status,
+            status_reason=user.status_reason,
+            created_at=timestamp(user.created_at),
+        )
+
+
+class UserList(PageInfo):
+    users: list[UserOut]
+
+
+class Rejection(Strict):
+    reason: (
+        Annotated[
+            str,
+            Field(max_length=REASON_MAX, description="Shown to the user."),
+            _refuse(TEXT_AREA_REFUSED, TEXT_AREA_BIDI_MESSAGE),
+        ]
+        | None
+    ) = None

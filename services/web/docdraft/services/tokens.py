@@ -118,7 +118,7 @@ def revoke_all(user, by):
     db.session.execute(
         update(ApiToken)
         .where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None))
-        .values(revoked_at=now(), revoked_by_id=by.id)
+        .values(revoked_at=now(), revoked_by_id=getattr(by, "id", None))
         .execution_options(synchronize_session=False)
     )
 

@@ -12,6 +12,7 @@ from .. import audit, sessions
 from ..extensions import db
 from ..models import Document, Retention, Role, User, UserStatus, utcnow
 from ..notifications import events as notifications
+from . import tokens
 
 log = logging.getLogger("docdraft.users")
 
@@ -90,6 +91,7 @@ def set_user_status(admin, user, status, reason=None):
     user.status_reason = (reason or "").strip() or None
     if status == UserStatus.rejected:
         sessions.end_all(user)  # their cookies must not come back on approval
+        tokens.revoke_all(user, admin)  # nor their API tokens
     if decided and admin is not None:  # the deployment's own seeding tells no one
         notifications.account_decided(admin, user)
     db.session.commit()
@@ -100,8 +102,9 @@ def set_user_status(admin, user, status, reason=None):
 
 
 def end_all_sessions(admin, user):
-    """An admin ends every session of `user`."""
+    """An admin ends every session of `user`, and revokes their API tokens."""
     sessions.end_all(user)
+    tokens.revoke_all(user, admin)
     db.session.commit()
     log.info("admin=%s ended the sessions of user=%s", admin.id, user.id)
     audit.record("sessions_ended", actor=admin, target=user)

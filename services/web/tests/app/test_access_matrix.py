@@ -270,6 +270,35 @@ MATRIX = {
         "/api/v1/documents/{document}",
         API_TOKEN_ONLY,
     ),
+    ("GET", "/api/v1/users"): ("/api/v1/users", API_TOKEN_ONLY),
+    ("POST", "/api/v1/users/<int:user_id>/approve"): (
+        "/api/v1/users/{target}/approve",
+        API_TOKEN_ONLY,
+    ),
+    ("POST", "/api/v1/users/<int:user_id>/reject"): (
+        "/api/v1/users/{target}/reject",
+        API_TOKEN_ONLY,
+    ),
+    ("GET", "/api/docs"): ("/api/docs", expect(200)),
+    ("GET", "/account/tokens"): ("/account/tokens", APPROVED_USERS),
+    # An empty form: no name (400, next to the field).
+    ("POST", "/account/tokens"): (
+        "/account/tokens",
+        expect(400, anonymous=LOGIN, pending=403, rejected=403),
+    ),
+    # No token has id 0: for everyone who may revoke, a foreign one.
+    ("POST", "/account/tokens/<int:token_id>/revoke"): (
+        "/account/tokens/0/revoke",
+        expect(404, anonymous=LOGIN, pending=403, rejected=403),
+    ),
+    ("GET", "/admin/users/<int:user_id>/tokens"): (
+        "/admin/users/{target}/tokens",
+        expect(403, anonymous=LOGIN, admin=200),
+    ),
+    ("POST", "/admin/tokens/<int:token_id>/revoke"): (
+        "/admin/tokens/0/revoke",
+        expect(403, anonymous=LOGIN, admin=404),
+    ),
     # Password reset (auth/reset.py): open to everyone, like login; an empty
     # post is a refused form, and an unknown link is a page that says so.
     ("GET", "/reset"): ("/reset", expect(200)),

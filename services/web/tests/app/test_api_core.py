@@ -9,14 +9,14 @@ from docdraft.services.tokens import create_token
 
 @pytest.fixture
 def make_token(app):
-    """A token for user `user_id`, made by the service; returns it."""
+    """make_token(user_id, scope="write", days=30): a token made by the service."""
+    return lambda *args, **kwargs: issue_token(app, *args, **kwargs)
 
-    def factory(user_id, scope="write", days=30):
-        with app.app_context():
-            _, raw = create_token(db.session.get(User, user_id), "script", scope, days)
-        return raw
 
-    return factory
+def issue_token(app, user_id, scope="write", days=30):
+    with app.app_context():
+        _, raw = create_token(db.session.get(User, user_id), "script", scope, days)
+    return raw
 
 
 def bearer(token):
