@@ -7,7 +7,7 @@ FLASK  := cd $(WEB) && $(BIN)/flask --app docdraft
 STAMP  := $(VENV)/.installed
 PORT   ?= 5000
 
-.PHONY: install run test lint bench bench-pages bench-step bench-bf16 bench-gpu model seed-model create-admin worker beat prod-local prod-smoke faults load throughput clean
+.PHONY: install run test lint bench bench-pages bench-step bench-bf16 bench-gpu model seed-model create-admin worker mailer beat prod-local prod-smoke faults load throughput clean
 
 $(STAMP): $(WEB)/requirements.txt $(WEB)/requirements-web.txt $(WEB)/requirements-dev.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -26,6 +26,11 @@ run: install
 worker: install
 	cd $(WEB) && JOB_BACKEND=celery PYTHONPATH=. $(BIN)/celery -A docdraft.jobs.worker worker \
 		--pool solo --queues $(or $(JOB_QUEUE),generate) --loglevel INFO
+
+## The mail worker (JOB_BACKEND=celery; MAIL_* settings; no TensorFlow needed).
+mailer: install
+	cd $(WEB) && JOB_BACKEND=celery PYTHONPATH=. $(BIN)/celery -A docdraft.mail.worker worker \
+		--pool solo --queues $(or $(MAIL_QUEUE),mail) --loglevel INFO
 
 ## The sweeper for Celery deployments: exactly one per deployment.
 beat: install

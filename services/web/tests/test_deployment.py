@@ -70,6 +70,7 @@ def test_prod_compose_has_the_whole_topology():
         "worker",
         "trainer",
         "beat",
+        "mailer",
         "redis",
         "db",
     }
@@ -85,6 +86,11 @@ def test_prod_compose_has_the_whole_topology():
     assert services["trainer"]["build"]["target"] == "worker"
     train = services["trainer"]["command"]
     assert train[train.index("--queues") + 1] == "train"
+    # Mail goes out from the web image (no TensorFlow), on the mail queue.
+    assert services["mailer"]["build"]["target"] == "web"
+    mail = services["mailer"]["command"]
+    assert mail[mail.index("-A") + 1] == "docdraft.mail.worker"
+    assert mail[mail.index("--queues") + 1] == "mail"
     for name in ("worker", "trainer"):
         assert "model-store:/models" in services[name]["volumes"]
         assert services[name]["environment"]["MODEL_STORE"] == "/models"
@@ -96,7 +102,7 @@ def test_prod_compose_keeps_data_and_runs_our_images_as_non_root():
     assert "postgres-data:/var/lib/postgresql/data" in services["db"]["volumes"]
     assert "postgres-data" in compose["volumes"]
     assert "model-store" in compose["volumes"]
-    for name in ("web", "worker", "trainer", "beat"):
+    for name in ("web", "worker", "trainer", "beat", "mailer"):
         assert services[name]["user"] == "app"
     dockerfile = (WEB / "Dockerfile").read_text()
     assert dockerfile.count("USER app") == 2

@@ -1,20 +1,28 @@
 """The mail outbox through a real SMTP server (aiosmtpd, tests/app/smtp.py)."""
 
 import logging
+import subprocess
+import sys
 import threading
 import time
+import uuid
 from datetime import UTC, timedelta
+from pathlib import Path
 
 import pytest
+import redis
+from celery.contrib.testing.worker import start_worker
 from sqlalchemy import select, update
 
 from docdraft.extensions import db
 from docdraft.jobs import dispatch
+from docdraft.jobs.celery_backend import SWEEP
 from docdraft.mail.outbox import UnsafeHeader, enqueue
 from docdraft.mail.render import render
 from docdraft.mail.sender import claim_due, retry_delay, send_due
 from docdraft.models import MailStatus, OutboxMail, Role, User, UserStatus, utcnow
 
+from .conftest import redis_url
 from .smtp import smtp_server  # noqa: F401  (fixture)
 
 UNSUBSCRIBE = {
@@ -333,3 +341,108 @@ def test_the_in_process_backend_sends_in_its_own_thread(
     assert len(smtp_server.to(address)) == 1
     names = {thread.name for thread in threading.enumerate()}
     assert "docdraft-mail" in names and "docdraft-worker" not in names
+
+
+def test_the_mail_worker_sends_without_tensorflow(tmp_path, smtp_server):  # noqa: F811
+    """celery -A docdraft.mail.worker: the web image's packages are enough."""
+    script = (
+        "import sys\n"
+        "from docdraft.mail.worker import celery, flask_app\n"
+        "from docdraft.extensions import db\n"
+        "from docdraft.mail.outbox import enqueue\n"
+        "from docdraft.models import User, UserStatus, Role\n"
+        "with flask_app.app_context():\n"
+        "    db.create_all()\n"
+        "    user = User(name='Ada', email='ada@example.org', password_hash='x',\n"
+        "                role=Role.sponsor, status=UserStatus.approved)\n"
+        "    db.session.add(user)\n"
+        "    enqueue(user, 'test', 'From the worker', 'text', '<p>html</p>')\n"
+        "    db.session.commit()\n"
+        "celery.tasks['docdraft.mail']()\n"
+        "heavy = {'tensorflow', 'transformers', 'tf_keras'}\n"
+        "assert not heavy & set(sys.modules), heavy & set(sys.modules)\n"
+    )
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "INSTANCE_PATH": str(tmp_path),
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}",
+        "MAIL_SERVER": "127.0.0.1",
+        "MAIL_PORT": str(smtp_server.port),
+        "MAIL_USE_TLS": "0",
+        "REDIS_URL": "redis://127.0.0.1:1/0",  # the nudge finds no broker: fine
+    }
+    web = Path(__file__).resolve().parents[2]
+    result = subprocess.run(
+        [sys.executable, "-c", script], cwd=web, env=env, capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stderr
+    assert [m["Subject"] for m in smtp_server.to("ada@example.org")] == [
+        "From the worker"
+    ]
+
+
+MAIL_QUEUE = f"test-mail-{uuid.uuid4().hex}"  # this run's own queue
+
+
+@pytest.fixture
+def celery_mail_app(make_app, redis_server, smtp_server):  # noqa: F811
+    """JOB_BACKEND=celery with a mail worker in a thread on its own queue."""
+    app = make_app(
+        **smtp_server.config,
+        JOB_BACKEND="celery",
+        REDIS_URL=redis_url(15),
+        MAIL_QUEUE=MAIL_QUEUE,
+    )
+    level = logging.root.level
+    try:
+        with start_worker(
+            dispatch.backend(app).celery,
+            pool="solo",
+            perform_ping_check=False,
+            queues=[MAIL_QUEUE],
+        ):
+            yield app
+    finally:
+        logging.root.setLevel(level)  # Celery sets it; later caplogs need it
+        redis.Redis.from_url(redis_url(15)).delete(MAIL_QUEUE)
+
+
+def wait_for_mail(smtp_server, address, count=1, timeout=20):  # noqa: F811
+    deadline = time.monotonic() + timeout
+    while len(smtp_server.to(address)) < count and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return smtp_server.to(address)
+
+
+def test_a_celery_mail_worker_sends_after_the_commit(
+    celery_mail_app,
+    make_user,
+    smtp_server,  # noqa: F811
+):
+    user_id, address = make_user()
+    mail_id = queue_mail(celery_mail_app, user_id, subject="Through Redis")
+    assert [m["Subject"] for m in wait_for_mail(smtp_server, address)] == [
+        "Through Redis"
+    ]
+    deadline = time.monotonic() + 5
+    while row(celery_mail_app, mail_id).status != MailStatus.sent:
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+
+
+def test_the_sweep_nudges_mail_whose_retry_is_due(
+    celery_mail_app,
+    make_user,
+    smtp_server,  # noqa: F811
+):
+    user_id, address = make_user()
+    smtp_server.stop()
+    mail_id = queue_mail(celery_mail_app, user_id)
+    deadline = time.monotonic() + 10
+    while row(celery_mail_app, mail_id).attempts == 0:  # the nudge's attempt
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    smtp_server.start()
+    make_due(celery_mail_app, mail_id)
+    dispatch.backend(celery_mail_app).celery.tasks[SWEEP]()
+    assert len(wait_for_mail(smtp_server, address)) == 1
