@@ -40,7 +40,7 @@ bp.before_request(authenticate)
 bp.register_error_handler(ApiError, handle_api_error)
 limiter.limit(lambda: current_app.config["RATELIMIT_API"], key_func=rate_limit_key)(bp)
 
-from . import docs, documents, users  # noqa: E402,F401  (routes register themselves on bp)
+from . import docs, documents, review, suggestions, users  # noqa: E402,F401  (routes register themselves on bp)
 
 
 def init_app(app):

@@ -4,12 +4,22 @@ with the limits and character rules of the pages' forms (docdraft.forms)."""
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, Field, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    Field,
+    model_validator,
+)
 
 from textgen.lengths import MODES
 
-from ..forms import REVISION_MAX, TEXT_AREA_BIDI_MESSAGE, TEXT_AREA_REFUSED
-from ..forms import has_visible_text as _has_visible_text
+from ..forms import (
+    REVISION_MAX,
+    TEXT_AREA_BIDI_MESSAGE,
+    TEXT_AREA_REFUSED,
+    has_visible_text,
+)
 from ..models import COMMENT_MAX, DOCUMENT_BODY_MAX, EventKind, JobStatus
 from ..services.review import ACTIONS
 from ..services.timeline import TIMELINE_PAGE_SIZE
@@ -39,31 +49,19 @@ BaseRevision = Annotated[
 
 def _visible(text):
     """As the comment form: text that shows nothing is no comment."""
-    if not _has_visible_text(text):
+    if not has_visible_text(text):
         raise ValueError("This field cannot be blank.")
     return text
 
 
+# A line break is one character (CRLF counted as one), as the form counts it.
 CommentText = Annotated[
     str,
+    BeforeValidator(_unix_newlines),
     Field(max_length=COMMENT_MAX),
     _refuse(TEXT_AREA_REFUSED, TEXT_AREA_BIDI_MESSAGE),
     AfterValidator(_visible),
 ]
-# Line breaks counted as one character each, as the form counts them.
-CommentText = Annotated[CommentText, Field(json_schema_extra={"format": "text"})]
-
-
-def _normalized(model_class, *names):
-    """CRLF to LF in the named fields before validation (as the forms do)."""
-
-    def before(values):
-        if isinstance(values, dict):
-            for name in names:
-                values[name] = _unix_newlines(values.get(name))
-        return values
-
-    return model_validator(mode="before")(classmethod(lambda cls, v: before(v)))
 
 
 class SuggestionQuery(BaseModel):
@@ -162,8 +160,6 @@ class ReviewRequest(Strict):
         None, description="Kept on the timeline; required to request changes."
     )
 
-    _crlf = _normalized(None, "comment")
-
     @model_validator(mode="after")
     def changes_need_a_comment(self):
         if self.action == "request_changes" and self.comment is None:
@@ -176,8 +172,6 @@ class CommentRequest(Strict):
     base_revision: BaseRevision | None = Field(
         None, description="The revision it is about; default: the latest."
     )
-
-    _crlf = _normalized(None, "body")
 
 
 class EventOut(BaseModel):
