@@ -23,7 +23,7 @@ from sqlalchemy import func, or_, select, update
 from ..extensions import db
 from ..jobs.runner import new_worker_id
 from ..models import ERROR_MAX, MailStatus, OutboxMail, User, utcnow
-from .outbox import may_receive
+from .outbox import ACCOUNT_DECISION, may_receive
 from .transport import build_message, transport_for
 
 log = logging.getLogger("docdraft.mail")
@@ -136,8 +136,6 @@ def _send_one(mail_id, owner, transport):
 
 
 def _is_decision(mail):
-    from .outbox import ACCOUNT_DECISION
-
     return bool((mail.headers or {}).get(ACCOUNT_DECISION))
 
 

@@ -9,15 +9,21 @@
 
 `stop()` and `start()` simulate an outage (connections are refused while it
 is stopped); `refuse` makes it answer every recipient with a 550.
+`smtp_tls_server` requires STARTTLS (a certificate for 127.0.0.1 that the
+test's SSL_CERT_FILE trusts) and a login (`username`, `password`).
 """
 
 import email
 import email.policy
+import shutil
 import socket
+import ssl
+import subprocess
 import threading
 
 import pytest
 from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import AuthResult
 
 
 def _free_port():
@@ -48,9 +54,13 @@ class _Handler:
 
 class SmtpServer:
     """Received messages (email.message.EmailMessage) in `messages`, their
-    envelopes ((mail_from, [recipients])) in `envelopes`."""
+    envelopes ((mail_from, [recipients])) in `envelopes`. With `certificate`
+    ((cert, key) paths) it requires STARTTLS; with `login` ((username,
+    password)) it requires that login."""
 
-    def __init__(self):
+    def __init__(self, certificate=None, login=None):
+        self.certificate = certificate
+        self.login = login
         self.port = _free_port()
         self.messages = []
         self.envelopes = []
@@ -60,19 +70,39 @@ class SmtpServer:
 
     @property
     def config(self):
-        """App settings that send to this server (no TLS, no login)."""
+        """App settings that send to this server."""
+        username, password = self.login or (None, None)
         return {
             "MAIL_SERVER": "127.0.0.1",
             "MAIL_PORT": self.port,
-            "MAIL_USE_TLS": False,
-            "MAIL_USERNAME": None,
+            "MAIL_USE_TLS": bool(self.certificate),
+            "MAIL_USERNAME": username,
+            "MAIL_PASSWORD": password,
         }
 
     def start(self):
+        options = {}
+        if self.certificate:
+            context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+            context.load_cert_chain(*self.certificate)
+            options.update(tls_context=context, require_starttls=True)
+        if self.login:
+            # PLAIN only: smtplib then tries one mechanism, and a wrong
+            # password is one clear 535.
+            options.update(
+                authenticator=self._authenticate,
+                auth_required=True,
+                auth_exclude_mechanism=["LOGIN"],
+            )
         self.controller = Controller(
-            _Handler(self), hostname="127.0.0.1", port=self.port
+            _Handler(self), hostname="127.0.0.1", port=self.port, **options
         )
         self.controller.start()
+
+    def _authenticate(self, server, session, envelope, mechanism, auth_data):
+        given = (auth_data.login.decode(), auth_data.password.decode())
+        # handled=False: aiosmtpd answers a failure with its 535 itself.
+        return AuthResult(success=given == self.login, handled=False)
 
     def stop(self):
         if self.controller is not None:
@@ -84,6 +114,33 @@ class SmtpServer:
         with self.lock:
             pairs = zip(self.envelopes, self.messages, strict=True)
             return [message for (_, rcpts), message in pairs if address in rcpts]
+
+
+def self_signed_certificate(directory):
+    """(cert, key) paths of a certificate for 127.0.0.1, made by openssl."""
+    if shutil.which("openssl") is None:
+        pytest.skip("openssl is not installed")
+    cert, key = directory / "smtp-cert.pem", directory / "smtp-key.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1"]
+        + ["-keyout", str(key), "-out", str(cert), "-subj", "/CN=127.0.0.1"]
+        + ["-addext", "subjectAltName=IP:127.0.0.1"],
+        check=True,
+        capture_output=True,
+    )
+    return str(cert), str(key)
+
+
+@pytest.fixture
+def smtp_tls_server(tmp_path, monkeypatch):
+    """STARTTLS and login required; the certificate trusted by this test's
+    clients (SSL_CERT_FILE). `config` holds the matching app settings."""
+    certificate = self_signed_certificate(tmp_path)
+    monkeypatch.setenv("SSL_CERT_FILE", certificate[0])
+    server = SmtpServer(certificate=certificate, login=("mailer", "s3cret-pass"))
+    server.start()
+    yield server
+    server.stop()
 
 
 @pytest.fixture

@@ -23,7 +23,7 @@ from docdraft.mail.sender import claim_due, retry_delay, send_due
 from docdraft.models import MailStatus, OutboxMail, Role, User, UserStatus, utcnow
 
 from .conftest import redis_url
-from .smtp import smtp_server  # noqa: F401  (fixture)
+from .smtp import smtp_server, smtp_tls_server  # noqa: F401  (fixtures)
 
 UNSUBSCRIBE = {
     "List-Unsubscribe": "<https://docdraft.example/unsubscribe/abc>",
@@ -446,3 +446,41 @@ def test_the_sweep_nudges_mail_whose_retry_is_due(
     make_due(celery_mail_app, mail_id)
     dispatch.backend(celery_mail_app).celery.tasks[SWEEP]()
     assert len(wait_for_mail(smtp_server, address)) == 1
+
+
+def test_starttls_and_login(make_app, make_user, smtp_tls_server):  # noqa: F811
+    app = make_app(**smtp_tls_server.config)
+    user_id, address = make_user()
+    queue_mail(app, user_id, subject="Over TLS")
+    assert send(app) == 1
+    assert [m["Subject"] for m in smtp_tls_server.to(address)] == ["Over TLS"]
+
+
+def test_a_wrong_login_is_retried_not_lost(
+    make_app,
+    make_user,
+    smtp_tls_server,  # noqa: F811
+):
+    app = make_app(**{**smtp_tls_server.config, "MAIL_PASSWORD": "wrong"})
+    user_id, _ = make_user()
+    mail_id = queue_mail(app, user_id)
+    assert send(app) == 0
+    waiting = row(app, mail_id)
+    assert waiting.status == MailStatus.queued
+    assert "SMTPAuthenticationError" in waiting.last_error
+    assert smtp_tls_server.messages == []
+
+
+def test_an_untrusted_certificate_gets_no_login(
+    make_app,
+    make_user,
+    smtp_tls_server,  # noqa: F811
+    monkeypatch,
+):
+    monkeypatch.delenv("SSL_CERT_FILE")  # the system's CAs never signed it
+    app = make_app(**smtp_tls_server.config)
+    user_id, _ = make_user()
+    mail_id = queue_mail(app, user_id)
+    assert send(app) == 0
+    assert "CERTIFICATE_VERIFY_FAILED" in row(app, mail_id).last_error
+    assert smtp_tls_server.messages == []
