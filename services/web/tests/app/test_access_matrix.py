@@ -323,6 +323,44 @@ MATRIX = {
     ),
     ("GET", "/unsubscribe/<token>"): ("/unsubscribe/not-a-token", expect(404)),
     ("POST", "/unsubscribe/<token>"): ("/unsubscribe/not-a-token", expect(404)),
+    # The API's suggestions and review (api/suggestions.py, api/review.py): a
+    # bearer token only, like the API's other rows (their tests check roles).
+    ("GET", "/api/v1/documents/<int:document_id>/suggestions"): (
+        "/api/v1/documents/{document}/suggestions",
+        API_TOKEN_ONLY,
+    ),
+    ("POST", "/api/v1/documents/<int:document_id>/suggestions"): (
+        "/api/v1/documents/{document}/suggestions",
+        API_TOKEN_ONLY,
+    ),
+    ("POST", "/api/v1/suggestions/<int:suggestion_id>/accept"): (
+        "/api/v1/suggestions/1/accept",
+        API_TOKEN_ONLY,
+    ),
+    ("POST", "/api/v1/suggestions/<int:suggestion_id>/dismiss"): (
+        "/api/v1/suggestions/1/dismiss",
+        API_TOKEN_ONLY,
+    ),
+    ("POST", "/api/v1/documents/<int:document_id>/review"): (
+        "/api/v1/documents/{document}/review",
+        API_TOKEN_ONLY,
+    ),
+    ("POST", "/api/v1/documents/<int:document_id>/comments"): (
+        "/api/v1/documents/{document}/comments",
+        API_TOKEN_ONLY,
+    ),
+    ("GET", "/api/v1/documents/<int:document_id>/timeline"): (
+        "/api/v1/documents/{document}/timeline",
+        API_TOKEN_ONLY,
+    ),
+    ("GET", "/api/v1/documents/<int:document_id>/diff"): (
+        "/api/v1/documents/{document}/diff?from=1&to=1",
+        API_TOKEN_ONLY,
+    ),
+    ("GET", "/api/v1/documents/<int:document_id>/export"): (
+        "/api/v1/documents/{document}/export?format=md",
+        API_TOKEN_ONLY,
+    ),
     # Last two: they end the session for the rows after them.
     ("POST", "/account/sessions/end-all"): (
         "/account/sessions/end-all",

@@ -14,8 +14,8 @@ from .test_api_core import assert_error, bearer, make_token  # noqa: F401 (a fix
 pytestmark = pytest.mark.usefixtures("drafted")
 
 
-@pytest.fixture
-def call(app, make_token):  # noqa: F811 (the fixture imported above)
+@pytest.fixture(name="call")
+def call_fixture(app, make_token):  # noqa: F811 (the fixture imported above)
     """call(method, url, user_id, json=None, scope="write"): one API request
     with a token of that user (one token per user and scope)."""
     tokens = {}
