@@ -50,7 +50,7 @@ def _due(now):
 
 
 def due_count():
-    """How many mails a worker would claim now (the sweeper, /readyz)."""
+    """How many mails a worker would claim now (beat's sweep nudges if any)."""
     query = select(func.count()).select_from(OutboxMail).where(_due(utcnow()))
     return db.session.scalar(query)
 

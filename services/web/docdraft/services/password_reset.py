@@ -43,9 +43,18 @@ def request_reset(email, address):
     user = find_user_by_email(email)
     token = secrets.token_urlsafe(TOKEN_BYTES)
     User().set_password(token)  # the same slow work for every address
-    if user is None or not user.is_approved:
+    reset = None
+    if user is not None and user.is_approved:
+        reset = _store_and_mail(user, token, address)
+        log.info("password reset mailed to user=%s", user.id)
+    else:
         log.info("password reset asked for an address that gets no mail")
-        return None
+    detail = None if reset else "no mail: unknown or not approved"
+    audit.record("password_reset_requested", target=user, detail=detail)
+    return reset
+
+
+def _store_and_mail(user, token, address):
     seconds = current_app.config["PASSWORD_RESET_SECONDS"]
     reset = PasswordReset(
         user_id=user.id,
@@ -56,8 +65,6 @@ def request_reset(email, address):
     db.session.add(reset)
     _mail_link(user, token, seconds)
     db.session.commit()
-    log.info("password reset mailed to user=%s", user.id)
-    audit.record("password_reset_requested", target=user)
     return reset
 
 

@@ -74,8 +74,8 @@ def test_known_and_unknown_addresses_get_the_same_answer_and_work(
     smtp_server,  # noqa: F811
     monkeypatch,
 ):
-    _, known = make_user()
-    _, pending = make_user(status=UserStatus.pending)
+    known_id, known = make_user()
+    pending_id, pending = make_user(status=UserStatus.pending)
     scrypt_calls = []
     real_scrypt = hashlib.scrypt
     monkeypatch.setattr(
@@ -97,6 +97,15 @@ def test_known_and_unknown_addresses_get_the_same_answer_and_work(
     assert [m["To"].addresses[0].addr_spec for m in smtp_server.messages] == [known]
     with mail_app.app_context():
         assert len(db.session.scalars(select(PasswordReset)).all()) == 1
+        audited = db.session.execute(
+            select(AuditEvent.target_id, AuditEvent.detail).where(
+                AuditEvent.action == "password_reset_requested"
+            )
+        ).all()
+    no_mail = "no mail: unknown or not approved"
+    assert sorted(audited, key=str) == sorted(
+        [(known_id, None), (None, no_mail), (pending_id, no_mail)], key=str
+    )
 
 
 def test_the_mailed_link_sets_a_new_password_once(
