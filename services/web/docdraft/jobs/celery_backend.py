@@ -16,6 +16,7 @@ import math
 import redis
 from celery import Celery, Task
 
+from ..mail.nudger import Nudger
 from .backend import JobBackend
 from .runner import new_worker_id, sweep
 from .serving import BatchWorker
@@ -118,6 +119,7 @@ class CeleryBackend(JobBackend):
         self.queue = app.config["JOB_QUEUE"]
         self.train_queue = app.config["TRAIN_QUEUE"]
         self.mail_queue = app.config["MAIL_QUEUE"]
+        self._mail_nudger = Nudger(self._publish_mail)
 
     def submit(self, autodoc_ids):
         try:
@@ -134,6 +136,11 @@ class CeleryBackend(JobBackend):
             log.warning("broker unreachable, model %s waits: %s", model_id, exc)
 
     def submit_mail(self):
+        """Published from a thread of its own (mail.nudger): a broker that is
+        down never holds the request."""
+        self._mail_nudger()
+
+    def _publish_mail(self):
         try:
             self.celery.send_task(MAIL, queue=self.mail_queue)
         except Exception as exc:  # noqa: BLE001 - the sweeper nudges again

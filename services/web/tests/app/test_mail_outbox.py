@@ -484,3 +484,13 @@ def test_an_untrusted_certificate_gets_no_login(
     assert send(app) == 0
     assert "CERTIFICATE_VERIFY_FAILED" in row(app, mail_id).last_error
     assert smtp_tls_server.messages == []
+
+
+def test_a_broker_that_is_down_never_holds_the_commit(make_app, make_user):
+    """Publishing to a dead broker takes seconds; the nudge runs in a thread."""
+    app = make_app(JOB_BACKEND="celery", REDIS_URL="redis://127.0.0.1:1/0")
+    user_id, _ = make_user()
+    started = time.monotonic()
+    mail_id = queue_mail(app, user_id)
+    assert time.monotonic() - started < 2
+    assert row(app, mail_id).status == MailStatus.queued  # for the sweeper
