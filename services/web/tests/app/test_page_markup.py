@@ -306,7 +306,8 @@ def get_pages(app, scene):
 
 
 def _non_html(rule):
-    return rule.endpoint in NON_HTML or FILE_NAME.search(rule.rule)
+    api = rule.rule.startswith("/api/v1/")  # JSON (docdraft.api)
+    return api or rule.endpoint in NON_HTML or FILE_NAME.search(rule.rule)
 
 
 def visit_all(app, scene, role, check):
