@@ -50,7 +50,7 @@ def export_command(sponsor_ids, out):
 @with_appcontext
 def demo_team_command(count):
     """A simulated team: a sponsor whose approved, consented documents are
-    Python's documentation (prose the seed model never saw)."""
+    entries of the Jargon File (prose the seed model never saw)."""
     from ..jobs import dispatch
     from ..jobs.backend import ManualBackend
     from .demo import make_team

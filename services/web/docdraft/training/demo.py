@@ -1,53 +1,93 @@
 """A simulated team for showing fine-tuning: `flask --app docdraft demo-team`.
 
-Its documents are the English prose of Python's own documentation (Debian's
-python3.11-doc: the tutorial, the HOWTOs and the FAQ), which the seed model
-never saw (it learnt from Debian's manuals, pipeline/config.py). The package
-is fetched and unpacked as the pipeline fetches its sources, without
-installing it. Each page is cut into documents of a few paragraphs; each
-document is created, consented and approved through the app's own services,
-as a sponsor and an editor would, and its first suggestion is cancelled (a
-team that is only there to train asks for none).
+Its documents are entries of the Jargon File (Debian's jargon-text, public
+domain): English prose the seed model never saw, since it learnt from
+Debian's manuals and Python's documentation (pipeline/config.py). The
+package is fetched and unpacked as the pipeline fetches its sources, without
+installing it. Each document is a few consecutive entries of the lexicon;
+each is created, consented and approved through the app's own services, as
+a sponsor and an editor would, and its first suggestion is cancelled (a team
+that is only there to train asks for none).
 """
 
+import gzip
+import re
 import secrets
 
 from pipeline.config import PipelineConfig, SourcePackage
 from pipeline.download import download_sources
-from pipeline.extract import iter_documents
 
-from ..extensions import db
 from ..models import ReviewState, Role, UserStatus
+from ..notifications.kinds import choosable_kinds
+from ..notifications.preferences import save_choice
 from ..services.cancel import cancel_waiting
 from ..services.documents import create_document
 from ..services.review import transition
-from ..services.users import find_user_by_email, signup_user
+from ..services.users import find_user_by_email, set_user_status, signup_user
 
-HTML = "usr/share/doc/python3.11/html"
-SOURCE = SourcePackage(
-    "python3.11-doc",
-    "3.11.2-6+deb12u9",
-    "PSF-2.0",
-    tuple(f"{HTML}/{part}/*.html" for part in ("tutorial", "howto", "faq")),
-    tuple(f"{HTML}/{part}/index.html" for part in ("tutorial", "howto", "faq")),
-)
-PARAGRAPHS = 4  # paragraphs a document
-SPONSOR = ("python-docs-sponsor@demo.local", "Python docs team")
-EDITOR = ("python-docs-editor@demo.local", "Python docs editor")
+LEXICON = "usr/share/doc/jargon-text/jargon.txt.gz"
+SOURCE = SourcePackage("jargon-text", "4.4.7-4.1", "public-domain", (LEXICON,))
+ENTRIES = 4  # lexicon entries a document
+SPONSOR = ("jargon-sponsor@demo.local", "Jargon File team")
+EDITOR = ("jargon-editor@demo.local", "Jargon File editor")
+# ":term: pos." opens an entry; the lexicon runs from its first entry to the
+# appendices (whose heading has no-break spaces).
+ENTRY_HEAD = re.compile(r"^   :[^:]+:")
+LEXICON_END = re.compile(r"^Appendix\sA\.", re.MULTILINE)
+# Layout, not prose: "{term}" links to another entry, "2. " numbers a sense.
+CROSS_REFERENCE = re.compile(r"\{([^{}]*)\}")
+SENSE_NUMBER = re.compile(r"^\d+\.\s+")
 
 
 def texts(data_dir, count):
-    """Up to `count` documents' bodies, in a fixed order: every page's
-    paragraphs, PARAGRAPHS at a time."""
+    """`count` documents (fewer if the lexicon runs out) as (name, body):
+    runs of ENTRIES consecutive entries, spread evenly from A to Z; a body is
+    its entries' definitions, the name its first entry's term."""
     config = PipelineConfig(data_dir=data_dir, sources=(SOURCE,))
-    download_sources(config)
-    bodies = []
-    for page in iter_documents(config):
-        for start in range(0, len(page.paragraphs), PARAGRAPHS):
-            bodies.append("\n\n".join(page.paragraphs[start : start + PARAGRAPHS]))
-            if len(bodies) == count:
-                return bodies
-    return bodies
+    (tree,) = download_sources(config)
+    with gzip.open(tree / LEXICON, "rt", encoding="utf-8") as lexicon:
+        entries = lexicon_entries(lexicon.read())
+    runs = [
+        entries[start : start + ENTRIES]
+        for start in range(0, len(entries) - ENTRIES + 1, ENTRIES)
+    ]
+    count = min(count, len(runs))
+    chosen = (runs[n * len(runs) // count] for n in range(count))
+    return [(run[0][0], "\n\n".join(body for _, body in run)) for run in chosen]
+
+
+def lexicon_entries(text):
+    """The lexicon's entries as (term, definition): the definition's
+    paragraphs with their wrapped lines joined, without a dictionary's
+    layout (the heading ":term: pronunciation, part of speech", sense
+    numbers, the braces of cross-references)."""
+    lines = text[: LEXICON_END.search(text).start()].splitlines()
+    entries, paragraphs, lines_of_paragraph = [], None, []
+
+    def end_paragraph():
+        if paragraphs is not None and lines_of_paragraph:
+            paragraph = " ".join(lines_of_paragraph)
+            if paragraphs:  # a definition, not the heading: its prose only
+                paragraph = CROSS_REFERENCE.sub(r"\1", SENSE_NUMBER.sub("", paragraph))
+            paragraphs.append(paragraph)
+        lines_of_paragraph.clear()
+
+    def end_entry():
+        end_paragraph()
+        if paragraphs and len(paragraphs) > 1:
+            term = ENTRY_HEAD.match("   " + paragraphs[0]).group(0).strip()[1:-1]
+            entries.append((term, "\n\n".join(paragraphs[1:])))
+
+    for line in lines:
+        if ENTRY_HEAD.match(line):
+            end_entry()
+            paragraphs = []
+        if not line.strip():
+            end_paragraph()
+        elif paragraphs is not None:
+            lines_of_paragraph.append(line.strip())
+    end_entry()
+    return entries
 
 
 def person(email, name, role):
@@ -57,8 +97,10 @@ def person(email, name, role):
         return user, None
     password = secrets.token_urlsafe(12)
     user = signup_user(role, name, email, password, "Demo team")
-    user.status = UserStatus.approved
-    db.session.commit()
+    # A simulated team reads no mail: of its 400 review steps none is mailed.
+    for kind in choosable_kinds(role):
+        save_choice(user, kind.name, email=False)
+    set_user_status(None, user, UserStatus.approved)
     return user, password
 
 
@@ -68,8 +110,8 @@ def make_team(data_dir, count):
     sponsor, sponsor_password = person(*SPONSOR, Role.sponsor)
     editor, editor_password = person(*EDITOR, Role.editor)
     made = 0
-    for number, body in enumerate(texts(data_dir, count), 1):
-        name = f"Python docs {number:03d}"
+    for number, (term, body) in enumerate(texts(data_dir, count), 1):
+        name = f"Jargon File {number:03d}: {term}"
         document = create_document(
             sponsor,
             name,
