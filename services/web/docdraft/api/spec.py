@@ -7,14 +7,25 @@ success answer with the error answers every API request can get.
 """
 
 from spectree import Response, SecurityScheme, SecuritySchemeData, SpecTree
+from spectree.plugins.flask_plugin import FlaskPlugin
 
 from .errors import ConflictBody, ErrorBody, reject_invalid
 
 VERSION = "1.0.0"
 BEARER = "bearer"
 
+
+class ViewNames(FlaskPlugin):
+    """Operation ids are the views' names (list_documents): unique, since
+    Flask refuses two views of one name on a blueprint."""
+
+    def get_func_operation_id(self, func, path, method):
+        return func.__name__
+
+
 spec = SpecTree(
     "flask",
+    backend=ViewNames,
     title="Docdraft API",
     version=VERSION,
     description=(

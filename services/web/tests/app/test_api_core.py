@@ -195,3 +195,8 @@ def test_openapi_document_lists_every_api_route(app, client):
         for method in rule.methods - {"HEAD", "OPTIONS"}
     }
     assert routes and routes == documented
+    operation_ids = [
+        op["operationId"] for item in paths.values() for op in item.values()
+    ]
+    assert len(set(operation_ids)) == len(operation_ids)
+    assert "list_documents" in operation_ids

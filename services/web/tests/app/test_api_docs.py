@@ -34,7 +34,7 @@ def test_try_it_out_with_a_token(app, live_server, page, sponsor):
     page.locator(".auth-container input").first.fill(token)
     page.locator(".auth-btn-wrapper button.authorize").click()
     page.locator(".btn-done").click()
-    operation = page.locator("#operations-documents-get__api_v1_documents")
+    operation = page.locator("#operations-documents-list_documents")
     operation.locator(".opblock-summary").click()
     operation.get_by_role("button", name="Try it out").click()
     operation.get_by_role("button", name="Execute").click()
