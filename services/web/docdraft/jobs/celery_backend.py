@@ -55,6 +55,17 @@ def make_celery(app, worker):
         worker_hijack_root_logger=False,
         beat_schedule={
             "sweep": {"task": SWEEP, "schedule": config["JOB_SWEEP_SECONDS"]},
+            # The mail worker's own sweep (retries whose time came, nudges
+            # lost), on its queue: never behind a long generation. Expired
+            # ones are dropped, so a stopped mailer finds no pile of them.
+            "mail": {
+                "task": MAIL,
+                "schedule": config["JOB_SWEEP_SECONDS"],
+                "options": {
+                    "queue": config["MAIL_QUEUE"],
+                    "expires": config["JOB_SWEEP_SECONDS"],
+                },
+            },
         },
     )
 
@@ -81,7 +92,7 @@ def make_celery(app, worker):
     @celery.task(name=MAIL, shared=False)
     def send_mail():
         """Send due mail until none is due (a mail worker: web image, no
-        TensorFlow; docdraft.mail.worker)."""
+        TensorFlow; docdraft.mail.worker). Beat sends it on schedule too."""
         from ..mail.sender import send_due
 
         send_due(worker.owner)
@@ -93,17 +104,8 @@ def make_celery(app, worker):
         waiting = len(sweep())
         for _ in range(math.ceil(waiting / worker.rows)):
             generate.delay()
-        _nudge_due_mail(send_mail, config["MAIL_QUEUE"])
 
     return celery
-
-
-def _nudge_due_mail(send_mail, queue):
-    """Mail due now (a retry whose time came, a nudge lost) gets a worker."""
-    from ..mail.sender import due_count
-
-    if due_count():
-        send_mail.apply_async(queue=queue)
 
 
 class CeleryBackend(JobBackend):

@@ -18,7 +18,7 @@ import logging
 from datetime import timedelta
 
 from flask import current_app
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import or_, select, update
 
 from ..extensions import db
 from ..jobs.runner import new_worker_id
@@ -47,12 +47,6 @@ def _due(now):
         OutboxMail.lease_expires_at < now
     )
     return or_(queued, abandoned)
-
-
-def due_count():
-    """How many mails a worker would claim now (beat's sweep nudges if any)."""
-    query = select(func.count()).select_from(OutboxMail).where(_due(utcnow()))
-    return db.session.scalar(query)
 
 
 def claim_due(owner, limit=BATCH):

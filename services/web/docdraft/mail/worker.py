@@ -3,7 +3,8 @@
     celery -A docdraft.mail.worker worker --pool solo --queues mail
 
 It loads no model: `docdraft.jobs.worker` (which does) is never imported.
-Beat's sweep (docdraft.jobs.worker beat) nudges it while mail is due.
+Beat (docdraft.jobs.worker beat) sends it a sweep every JOB_SWEEP_SECONDS:
+retries whose time came, and mail whose nudge was lost.
 """
 
 from .. import create_app

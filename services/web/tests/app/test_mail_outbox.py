@@ -16,7 +16,6 @@ from sqlalchemy import select, update
 
 from docdraft.extensions import db
 from docdraft.jobs import dispatch
-from docdraft.jobs.celery_backend import SWEEP
 from docdraft.mail.outbox import UnsafeHeader, enqueue
 from docdraft.mail.render import render
 from docdraft.mail.sender import claim_due, retry_delay, send_due
@@ -430,11 +429,16 @@ def test_a_celery_mail_worker_sends_after_the_commit(
         time.sleep(0.05)
 
 
-def test_the_sweep_nudges_mail_whose_retry_is_due(
+def test_beat_sends_the_mail_worker_its_sweep(
     celery_mail_app,
     make_user,
     smtp_server,  # noqa: F811
 ):
+    """Retries whose time came are sent without a nudge, on the mail queue."""
+    celery = dispatch.backend(celery_mail_app).celery
+    schedule = celery.conf.beat_schedule["mail"]
+    assert schedule["task"] == "docdraft.mail"
+    assert schedule["options"]["queue"] == MAIL_QUEUE
     user_id, address = make_user()
     smtp_server.stop()
     mail_id = queue_mail(celery_mail_app, user_id)
@@ -444,7 +448,7 @@ def test_the_sweep_nudges_mail_whose_retry_is_due(
         time.sleep(0.05)
     smtp_server.start()
     make_due(celery_mail_app, mail_id)
-    dispatch.backend(celery_mail_app).celery.tasks[SWEEP]()
+    celery.send_task(schedule["task"], **schedule["options"])  # as beat does
     assert len(wait_for_mail(smtp_server, address)) == 1
 
 
