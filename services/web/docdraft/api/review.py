@@ -17,7 +17,7 @@ from ..services.guard import Conflict, WrongActor
 from ..services.timeline import TIMELINE_PAGE_SIZE, timeline_page
 from . import bp
 from .auth import request_token
-from .errors import api_error
+from .errors import ErrorBody, api_error
 from .schemas import DocumentOut
 from .schemas_review import (
     CommentRequest,
@@ -30,7 +30,7 @@ from .schemas_review import (
     Timeline,
     TimelineQuery,
 )
-from .spec import BODY_ERRORS, responses, spec
+from .spec import BODY_ERRORS, COMMON_ERRORS, responses, spec
 from .suggestions import refuse_conflict
 
 TAGS = ["review"]
@@ -135,19 +135,19 @@ def diff(document_id, query: DiffQuery):
 
 
 class TextResponse(Response):
-    """A 200 of text in `media_types`; spectree declares only JSON bodies."""
+    """A 200 of text in `media_types`, and JSON errors: spectree declares
+    only JSON bodies, so the text ones are added to what it generates."""
 
     def __init__(self, media_types, *errors):
-        base = responses(*errors)
-        super().__init__("HTTP_200", **base._raw_code_models)
-        self.codes += [code for code in base.codes if code not in self.codes]
+        statuses = (*COMMON_ERRORS, *errors)
+        super().__init__("HTTP_200", **{f"HTTP_{s}": ErrorBody for s in statuses})
         self.media_types = media_types
 
     def generate_spec(self, naming_strategy=get_model_key):
-        spec_ = super().generate_spec(naming_strategy)
+        answers = super().generate_spec(naming_strategy)
         text = {"schema": {"type": "string"}}
-        spec_["200"]["content"] = {kind: text for kind in self.media_types}
-        return spec_
+        answers["200"]["content"] = {kind: text for kind in self.media_types}
+        return answers
 
 
 @bp.get("/documents/<int:document_id>/export")

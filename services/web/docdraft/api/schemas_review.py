@@ -9,7 +9,7 @@ from pydantic import (
     BaseModel,
     BeforeValidator,
     Field,
-    model_validator,
+    field_validator,
 )
 
 from textgen.lengths import MODES
@@ -157,14 +157,17 @@ class ReviewRequest(Strict):
     action: ReviewAction
     base_revision: BaseRevision
     comment: CommentText | None = Field(
-        None, description="Kept on the timeline; required to request changes."
+        None,
+        validate_default=True,
+        description="Kept on the timeline; required to request changes.",
     )
 
-    @model_validator(mode="after")
-    def changes_need_a_comment(self):
-        if self.action == "request_changes" and self.comment is None:
-            raise ValueError("Say what should change: a comment is required.")
-        return self
+    @field_validator("comment")
+    @classmethod
+    def changes_need_a_comment(cls, comment, info):
+        if comment is None and info.data.get("action") == "request_changes":
+            raise ValueError("Say what should change.")
+        return comment
 
 
 class CommentRequest(Strict):

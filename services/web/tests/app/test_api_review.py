@@ -70,7 +70,8 @@ def test_approving_a_stale_revision_is_409(app, call, sponsor, editor, drafted):
 
 def test_review_refusals(app, call, sponsor, login_as, drafted):
     no_comment = act(call, drafted, sponsor, "request_changes")
-    assert assert_error(no_comment, 422, "invalid")["fields"]
+    error = assert_error(no_comment, 422, "invalid")
+    assert error["fields"] == {"comment": ["Say what should change."]}
     bad = call("POST", url(drafted, "review"), sponsor.user_id, {"action": "publish"})
     assert set(assert_error(bad, 422, "invalid")["fields"]) == {
         "action",
@@ -230,3 +231,17 @@ def test_reads_need_a_token_and_a_visible_document(app, call, login_as, drafted,
     assert_error(app.test_client().get(url(drafted, tail)), 401, "unauthorized")
     admin = login_as(Role.admin)
     assert_error(call("GET", url(drafted, tail), admin.user_id), 404, "not_found")
+
+
+def test_openapi_declares_the_export_as_text(client):
+    """TextResponse adds text bodies to spectree's JSON-only declarations:
+    a spectree that changes how it builds responses fails here."""
+    paths = client.get("/api/v1/openapi.json").get_json()["paths"]
+    answers = paths["/api/v1/documents/{document_id}/export"]["get"]["responses"]
+    assert answers["200"]["content"] == {
+        "text/markdown": {"schema": {"type": "string"}},
+        "text/plain": {"schema": {"type": "string"}},
+    }
+    for status in ("401", "403", "404", "422", "429"):
+        schema = answers[status]["content"]["application/json"]["schema"]
+        assert schema == {"$ref": "#/components/schemas/ErrorBody"}
