@@ -85,7 +85,8 @@ def comment(document_id, json: CommentRequest):
 
 
 def _newest_comment(document):
-    """The comment just added: the user's newest on this document."""
+    """The comment just added (add_comment does not return its event): the
+    user's newest on this document."""
     return db.session.scalar(
         select(Event)
         .where(

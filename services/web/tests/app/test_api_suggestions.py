@@ -184,11 +184,16 @@ def test_accept_refusals(app, call, sponsor, login_as, drafted):
     read = call("POST", accept_url(suggestion), sponsor.user_id, body, scope="read")
     assert_error(read, 403, "forbidden")
     stranger = login_as(Role.sponsor)
-    for suggestion_id in (suggestion, 999_999):
-        response = call("POST", accept_url(suggestion_id), stranger.user_id, body)
-        assert_error(response, 404, "not_found")
-    missing = call("POST", accept_url(suggestion), sponsor.user_id, {})
-    assert "base_revision" in assert_error(missing, 422, "invalid")["fields"]
+    # Someone else's suggestion reads as a missing one: nothing tells them apart.
+    foreign, missing = (
+        call("POST", accept_url(suggestion_id), stranger.user_id, body)
+        for suggestion_id in (suggestion, 999_999)
+    )
+    assert assert_error(foreign, 404, "not_found") == assert_error(
+        missing, 404, "not_found"
+    )
+    no_base = call("POST", accept_url(suggestion), sponsor.user_id, {})
+    assert "base_revision" in assert_error(no_base, 422, "invalid")["fields"]
     anonymous = app.test_client().post(accept_url(suggestion), json=body)
     assert_error(anonymous, 401, "unauthorized")
     with app.app_context():
