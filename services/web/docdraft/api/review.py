@@ -66,7 +66,11 @@ def _commenter():
 
 
 @bp.post("/documents/<int:document_id>/comments")
-@limiter.limit(lambda: current_app.config["RATELIMIT_COMMENT"], key_func=_commenter)
+@limiter.shared_limit(
+    lambda: current_app.config["RATELIMIT_COMMENT"],
+    scope="comment",  # one count with the page's comments
+    key_func=_commenter,
+)
 @spec.validate(resp=responses(*BODY_ERRORS, 404, 409, HTTP_201=EventOut), tags=TAGS)
 def comment(document_id, json: CommentRequest):
     """Comment on the document (its sponsor or editor), on `base_revision`

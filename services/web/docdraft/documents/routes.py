@@ -235,8 +235,9 @@ def _commenter():
 
 
 @bp.post("/documents/<int:document_id>/comments")
-@limiter.limit(
+@limiter.shared_limit(
     lambda: current_app.config["RATELIMIT_COMMENT"],
+    scope="comment",  # one count with the API's comments (docdraft/api/review.py)
     key_func=_commenter,
     error_message="You are posting comments faster than this site takes, so this "
     "one was not posted. It is below: post it again a little later.",

@@ -143,6 +143,15 @@ def test_comments_past_the_limit_are_429_per_user(call, sponsor, editor, drafted
     assert comment(call, drafted, editor, "Mine goes through").status_code == 201
 
 
+@pytest.mark.app_config(RATELIMIT_ENABLED=True, RATELIMIT_COMMENT="2/minute")
+def test_page_and_api_comments_count_together(call, sponsor, drafted):
+    assert drafted.post(sponsor, "comments", {"body": "On the page"}).status_code == 302
+    assert comment(call, drafted, sponsor, "Through the API").status_code == 201
+    assert_error(comment(call, drafted, sponsor, "A third"), 429, "rate_limited")
+    page = drafted.post(sponsor, "comments", {"body": "A fourth"})
+    assert page.status_code == 429
+
+
 def test_timeline_pages(app, call, sponsor, drafted):
     add_comments(app, drafted.id, TIMELINE_PAGE_SIZE + 5)
     first = call("GET", url(drafted, "timeline"), sponsor.user_id).get_json()
