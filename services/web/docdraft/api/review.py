@@ -5,13 +5,11 @@ from flask import current_app, request
 from flask_login import current_user
 from spectree import Response
 from spectree.utils import get_model_key
-from sqlalchemy import select
 
 from .. import words
 from ..access import get_document_for
 from ..documents import routes as document_pages
-from ..extensions import db, limiter
-from ..models import Event, EventKind
+from ..extensions import limiter
 from ..services import review
 from ..services.guard import Conflict, WrongActor
 from ..services.timeline import TIMELINE_PAGE_SIZE, timeline_page
@@ -82,25 +80,12 @@ def comment(document_id, json: CommentRequest):
             422, fields={"base_revision": ["This document has no such revision."]}
         )
     try:
-        review.add_comment(document, current_user, json.body, json.base_revision)
+        event = review.add_comment(
+            document, current_user, json.body, json.base_revision
+        )
     except Conflict as conflict:
         refuse_conflict(conflict)
-    return EventOut.of(_newest_comment(document)), 201
-
-
-def _newest_comment(document):
-    """The comment just added (add_comment does not return its event): the
-    user's newest on this document."""
-    return db.session.scalar(
-        select(Event)
-        .where(
-            Event.document_id == document.id,
-            Event.actor_id == current_user.id,
-            Event.kind == EventKind.comment,
-        )
-        .order_by(Event.id.desc())
-        .limit(1)
-    )
+    return EventOut.of(event), 201
 
 
 @bp.get("/documents/<int:document_id>/timeline")

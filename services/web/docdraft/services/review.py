@@ -125,10 +125,11 @@ def transition(document, user, action, base_revision, comment=None):
 
 
 def add_comment(document, user, body, base_revision=None):
-    """A comment by the sponsor or the assigned editor, on the latest revision."""
+    """A comment by the sponsor or the assigned editor, on the latest
+    revision; returns its timeline event."""
     if document.is_archived:
         raise Conflict("This document is archived and read-only.", document)
-    record(
+    event = record(
         document,
         user,
         EventKind.comment,
@@ -137,6 +138,7 @@ def add_comment(document, user, body, base_revision=None):
     )
     notifications.commented(document, user, body)
     db.session.commit()
+    return event
 
 
 def archive(document, sponsor):
