@@ -205,6 +205,9 @@ class Scene:
             "number": [1, 2],  # revision numbers
             "role_name": ["sponsor", "editor"],
             "model_id": self.models,  # the base model, and one trained from it
+            # Links from mail (reset, unsubscribe): one that does not work; the
+            # reset form behind a working one is checked in test_password_reset.
+            "token": ["no-such-token"],
         }.get(argument)
 
 

@@ -23,6 +23,7 @@ from docdraft.models import (
 
 from .conftest import PASSWORD, Browser, csrf_token
 from .smtp import smtp_server  # noqa: F401  (fixture)
+from .test_page_markup import markup_problems
 
 NEW_PASSWORD = "lantern quarry marmalade"
 LINK_RE = re.compile(r"https?://\S+/reset/([A-Za-z0-9_-]+)")
@@ -350,3 +351,24 @@ def test_a_broker_that_is_down_does_not_tell_known_addresses(make_app, make_user
     started = time.monotonic()
     assert ask_for_link(browser, email).status_code == 302
     assert time.monotonic() - started < 2
+
+
+def test_the_reset_pages_have_labelled_controls_and_unique_ids(
+    mail_app,
+    browser,
+    make_user,
+    smtp_server,  # noqa: F811
+):
+    _, email = make_user()
+    ask_for_link(browser, email)
+    deliver(mail_app)
+    path = link_in(smtp_server, email)
+    pages = {
+        "/reset": browser.get("/reset"),
+        "refused request": browser.submit("/reset", {"email": "x"}),
+        path: browser.get(path),
+        "refused password": choose(browser, path, "short"),
+    }
+    for name, response in pages.items():
+        problems = markup_problems(response.get_data(as_text=True))
+        assert not problems, (name, problems)
