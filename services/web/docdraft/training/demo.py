@@ -34,15 +34,17 @@ EDITOR = ("jargon-editor@demo.local", "Jargon File editor")
 # appendices (whose heading has no-break spaces).
 ENTRY_HEAD = re.compile(r"^   :[^:]+:")
 LEXICON_END = re.compile(r"^Appendix\sA\.", re.MULTILINE)
-# Layout, not prose: "{term}" links to another entry, "2. " numbers a sense.
+# Layout, not prose: "{term}" links to another entry, "2. " numbers a sense,
+# "[Usenet]" or "[from ...]" opening a paragraph labels its origin.
 CROSS_REFERENCE = re.compile(r"\{([^{}]*)\}")
 SENSE_NUMBER = re.compile(r"^\d+\.\s+")
+ORIGIN_LABEL = re.compile(r"^\[[^\]]*\]\s*")
 
 
 def texts(data_dir, count):
     """`count` documents (fewer if the lexicon runs out) as (name, body):
     runs of ENTRIES consecutive entries, spread evenly from A to Z; a body is
-    its entries' definitions, the name its first entry's term."""
+    its entries' definitions, a paragraph each, the name its first term."""
     config = PipelineConfig(data_dir=data_dir, sources=(SOURCE,))
     (tree,) = download_sources(config)
     with gzip.open(tree / LEXICON, "rt", encoding="utf-8") as lexicon:
@@ -57,10 +59,10 @@ def texts(data_dir, count):
 
 
 def lexicon_entries(text):
-    """The lexicon's entries as (term, definition): the definition's
-    paragraphs with their wrapped lines joined, without a dictionary's
-    layout (the heading ":term: pronunciation, part of speech", sense
-    numbers, the braces of cross-references)."""
+    """The lexicon's entries as (term, definition): the definition as one
+    paragraph, without a dictionary's layout (the heading ":term:
+    pronunciation, part of speech", sense numbers, origin labels, the braces
+    of cross-references)."""
     lines = text[: LEXICON_END.search(text).start()].splitlines()
     entries, paragraphs, lines_of_paragraph = [], None, []
 
@@ -68,15 +70,17 @@ def lexicon_entries(text):
         if paragraphs is not None and lines_of_paragraph:
             paragraph = " ".join(lines_of_paragraph)
             if paragraphs:  # a definition, not the heading: its prose only
-                paragraph = CROSS_REFERENCE.sub(r"\1", SENSE_NUMBER.sub("", paragraph))
-            paragraphs.append(paragraph)
+                paragraph = ORIGIN_LABEL.sub("", SENSE_NUMBER.sub("", paragraph))
+                paragraph = CROSS_REFERENCE.sub(r"\1", paragraph)
+            if paragraph:
+                paragraphs.append(paragraph)
         lines_of_paragraph.clear()
 
     def end_entry():
         end_paragraph()
         if paragraphs and len(paragraphs) > 1:
             term = ENTRY_HEAD.match("   " + paragraphs[0]).group(0).strip()[1:-1]
-            entries.append((term, "\n\n".join(paragraphs[1:])))
+            entries.append((term, " ".join(paragraphs[1:])))
 
     for line in lines:
         if ENTRY_HEAD.match(line):

@@ -16,7 +16,7 @@ Glossary
 
    :goat file:
 
-   A sacrificial file used to test a computer virus.
+   [proposed] A sacrificial file used to test a computer virus.
 
    :heading only: n.
 
@@ -33,7 +33,7 @@ def test_entries_are_definitions_without_the_dictionary_layout():
         (
             "gobble",
             "To consume, usu.: used with ‘up’. “The output spy gobbles "
-            "characters out of a tty output buffer.”\n\n"
+            "characters out of a tty output buffer.” "
             "To obtain, usu.: used with ‘down’. See also snarf.",
         ),
         ("goat file", "A sacrificial file used to test a computer virus."),
