@@ -9,7 +9,6 @@ from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import DBAPIError, OperationalError
 from werkzeug.exceptions import RequestEntityTooLarge
 
-from .api import errors as api_errors
 from .extensions import login_manager
 from .models import DOCUMENT_BODY_MAX
 
@@ -75,7 +74,7 @@ def error_page(code, message, detail=None):
     """An error as JSON for status.json and friends, else a page that shows
     back what the user typed, or the browser's draft of it, and the way back."""
     if request.path.startswith("/api/"):
-        return api_errors.http_error(code, detail)
+        return _api_errors().http_error(code, detail)
     if request.path.endswith(".json"):
         return {"error": code, "message": message, "detail": detail}, code
     back_url, back_label = _way_back(code)
@@ -151,7 +150,7 @@ def _database_unavailable(error):
     """503 while the database is away: a plain page (see _plain_page)."""
     log.error("database unavailable: %s", str(error).splitlines()[0])
     if request.path.startswith("/api/"):
-        return api_errors.error_response(503), 503, {"Retry-After": "5"}
+        return _api_errors().error_response(503), 503, {"Retry-After": "5"}
     page = _plain_page(
         "Briefly unavailable", MESSAGES[503] + " Nothing you saved is lost."
     )
@@ -190,6 +189,14 @@ def _internal_error(error):
     )
     message = f"Something went wrong on our side. Request id: {request_id}."
     if request.path.startswith("/api/"):
-        return api_errors.error_response(500, message)
+        return _api_errors().error_response(500, message)
     # Plain: whatever failed (the database included) must not fail this page.
     return _plain_page("Error 500", message), 500
+
+
+def _api_errors():
+    """docdraft.api.errors, imported when first needed: the api package
+    imports the blueprints, which import this module."""
+    from .api import errors
+
+    return errors
