@@ -577,6 +577,11 @@ class OutboxMail(db.Model):
     # Extra headers, e.g. List-Unsubscribe and List-Unsubscribe-Post.
     headers: Mapped[dict | None] = mapped_column(JSON)
     secret: Mapped[bool] = mapped_column(default=False, server_default=text("false"))
+    # The decision about the recipient's own account: the one mail a pending
+    # or rejected user receives.
+    account_decision: Mapped[bool] = mapped_column(
+        default=False, server_default=text("false")
+    )
     status: Mapped[MailStatus] = mapped_column(
         _enum(MailStatus, "mail_status"), default=MailStatus.queued, index=True
     )

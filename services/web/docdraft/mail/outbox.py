@@ -16,10 +16,6 @@ from ..models import OutboxMail, UserStatus
 
 log = logging.getLogger("docdraft.mail")
 
-# Kept in the row's headers, never sent (sender.build_message drops it): the
-# mail is the decision about the recipient's own account, which reaches a
-# pending or rejected user too.
-ACCOUNT_DECISION = "_account_decision"
 _NUDGE = "docdraft.mail.nudge"  # Session.info flag: mail was added
 
 
@@ -57,8 +53,6 @@ def enqueue(
         return None
     stored = dict(headers or {})
     _check_headers({"Subject": subject, **stored})
-    if account_decision:
-        stored[ACCOUNT_DECISION] = True
     mail = OutboxMail(
         user_id=user.id,
         to_address=user.email,
@@ -68,6 +62,7 @@ def enqueue(
         html_body=html_body,
         headers=stored or None,
         secret=secret,
+        account_decision=account_decision,
     )
     db.session.add(mail)
     _nudge_after_commit()

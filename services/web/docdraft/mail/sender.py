@@ -23,7 +23,7 @@ from sqlalchemy import or_, select, update
 from ..extensions import db
 from ..jobs.runner import new_worker_id
 from ..models import ERROR_MAX, MailStatus, OutboxMail, User, utcnow
-from .outbox import ACCOUNT_DECISION, may_receive
+from .outbox import may_receive
 from .transport import build_message, transport_for
 
 log = logging.getLogger("docdraft.mail")
@@ -114,7 +114,7 @@ def _send_one(mail_id, owner, transport):
     if mail is None or mail.lease_owner != owner:
         return 0
     user = db.session.get(User, mail.user_id) if mail.user_id else None
-    if user is not None and not may_receive(user, _is_decision(mail)):
+    if user is not None and not may_receive(user, mail.account_decision):
         _finish(mail_id, owner, MailStatus.failed, error="recipient not approved")
         return 0
     message = build_message(mail, user, current_app.config)
@@ -127,10 +127,6 @@ def _send_one(mail_id, owner, transport):
     written = _finish(mail_id, owner, MailStatus.sent, sent_at=utcnow(), **bodies)
     log.info("mail=%s %s to user=%s sent", mail_id, mail.kind, mail.user_id)
     return written
-
-
-def _is_decision(mail):
-    return bool((mail.headers or {}).get(ACCOUNT_DECISION))
 
 
 def _retry(mail, owner, exc):

@@ -8,8 +8,6 @@ from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import make_msgid, parseaddr
 
-from .outbox import ACCOUNT_DECISION
-
 log = logging.getLogger("docdraft.mail")
 
 SMTP_TIMEOUT = 20  # seconds per SMTP command: a hung server delays, never blocks
@@ -27,8 +25,7 @@ def build_message(mail, user, config):
     message["Subject"] = mail.subject
     message["Message-ID"] = make_msgid(domain=_domain(config["MAIL_FROM"]))
     for name, value in (mail.headers or {}).items():
-        if name != ACCOUNT_DECISION:
-            message[name] = value
+        message[name] = value
     message.set_content(mail.text_body)
     message.add_alternative(mail.html_body, subtype="html")
     return message

@@ -51,6 +51,7 @@ def upgrade():
     sa.Column('html_body', sa.Text(), nullable=False),
     sa.Column('headers', sa.JSON(), nullable=True),
     sa.Column('secret', sa.Boolean(), server_default=sa.text('(false)'), nullable=False),
+    sa.Column('account_decision', sa.Boolean(), server_default=sa.text('(false)'), nullable=False),
     sa.Column('status', sa.Enum('queued', 'sending', 'sent', 'failed', name='mail_status', native_enum=False, length=16), nullable=False),
     sa.Column('attempts', sa.Integer(), nullable=False),
     sa.Column('next_attempt_at', sa.DateTime(timezone=True), nullable=False),
