@@ -31,6 +31,11 @@ DEFAULT_DB_PASSWORDS = {
 }
 
 
+# Right for `make run` only: production that sends mail must name its own.
+DEVELOPMENT_BASE_URL = "http://127.0.0.1:5000"
+DEVELOPMENT_MAIL_FROM = "Docdraft <docdraft@localhost>"
+
+
 class ConfigError(RuntimeError):
     """The environment asks for something unsafe or impossible."""
 
@@ -116,7 +121,7 @@ def load_config(instance_path, overrides=None):
         "JOB_MAX_WAITING_PER_USER": int(env.get("JOB_MAX_WAITING_PER_USER", "10")),
         # Where people reach the app: the links in mail (written by workers,
         # outside any request) start with it.
-        "APP_BASE_URL": env.get("APP_BASE_URL", "http://127.0.0.1:5000").rstrip("/"),
+        "APP_BASE_URL": env.get("APP_BASE_URL", DEVELOPMENT_BASE_URL).rstrip("/"),
         # The JSON API (docdraft.api): requests per personal access token.
         "RATELIMIT_API": env.get("RATELIMIT_API", "120/minute"),
         # Password reset: asked for like a signup; its link lasts an hour.
@@ -130,7 +135,7 @@ def load_config(instance_path, overrides=None):
         "MAIL_USE_TLS": env.get("MAIL_USE_TLS", "1") != "0",
         "MAIL_USERNAME": env.get("MAIL_USERNAME") or None,
         "MAIL_PASSWORD": env.get("MAIL_PASSWORD") or None,
-        "MAIL_FROM": env.get("MAIL_FROM", "Docdraft <docdraft@localhost>"),
+        "MAIL_FROM": env.get("MAIL_FROM", DEVELOPMENT_MAIL_FROM),
         "MAIL_QUEUE": env.get("MAIL_QUEUE", "mail"),
         "MAIL_MAX_ATTEMPTS": int(env.get("MAIL_MAX_ATTEMPTS", "25")),
         # The token lives as long as the session: an editor who spends an
@@ -193,6 +198,16 @@ def check_production_config(config):
     if config.get("DEBUG") or debug_env:
         # `flask run --debug` and FLASK_DEBUG=1 would serve the debugger.
         raise ConfigError("DEBUG must be off in production (unset FLASK_DEBUG, DEBUG).")
+    if config.get("MAIL_SERVER") and (
+        config["APP_BASE_URL"] == DEVELOPMENT_BASE_URL
+        or config["MAIL_FROM"] == DEVELOPMENT_MAIL_FROM
+    ):
+        # Every link in mail would point at 127.0.0.1, from an address that
+        # mail servers refuse.
+        raise ConfigError(
+            "With MAIL_SERVER set, production needs APP_BASE_URL (where people "
+            "reach the app, e.g. https://docdraft.example.org) and MAIL_FROM."
+        )
     uri = config["SQLALCHEMY_DATABASE_URI"]
     if uri.startswith("sqlite"):
         return

@@ -131,6 +131,38 @@ def test_production_with_strong_settings_starts_with_secure_cookies(
     assert "max-age=" in response.headers["Strict-Transport-Security"]
 
 
+@pytest.mark.parametrize(
+    "missing",
+    [
+        {},
+        {"APP_BASE_URL": "https://docdraft.example.org"},
+        {"MAIL_FROM": "D <d@docdraft.example.org>"},
+    ],
+)
+def test_production_mail_needs_its_own_address_and_links(
+    monkeypatch, tmp_path, missing
+):
+    for key in ("APP_BASE_URL", "MAIL_FROM"):
+        monkeypatch.delenv(key, raising=False)
+    with pytest.raises(ConfigError, match="APP_BASE_URL"):
+        production(
+            monkeypatch,
+            tmp_path,
+            SECRET_KEY=STRONG,
+            MAIL_SERVER="smtp.example.org",
+            **missing,
+        )
+    app = production(
+        monkeypatch,
+        tmp_path,
+        SECRET_KEY=STRONG,
+        MAIL_SERVER="smtp.example.org",
+        APP_BASE_URL="https://docdraft.example.org/",
+        MAIL_FROM="Docdraft <docdraft@example.org>",
+    )
+    assert app.config["APP_BASE_URL"] == "https://docdraft.example.org"
+
+
 def test_development_key_is_random_and_kept_across_restarts(monkeypatch, tmp_path):
     monkeypatch.setenv("INSTANCE_PATH", str(tmp_path))
     monkeypatch.delenv("SECRET_KEY", raising=False)
