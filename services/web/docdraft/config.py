@@ -121,7 +121,7 @@ def load_config(instance_path, overrides=None):
         "JOB_MAX_WAITING_PER_USER": int(env.get("JOB_MAX_WAITING_PER_USER", "10")),
         # Where people reach the app: the links in mail (written by workers,
         # outside any request) start with it.
-        "APP_BASE_URL": env.get("APP_BASE_URL", DEVELOPMENT_BASE_URL).rstrip("/"),
+        "APP_BASE_URL": (env.get("APP_BASE_URL") or DEVELOPMENT_BASE_URL).rstrip("/"),
         # The JSON API (docdraft.api): requests per personal access token.
         "RATELIMIT_API": env.get("RATELIMIT_API", "120/minute"),
         # Password reset: asked for like a signup; its link lasts an hour.
@@ -135,7 +135,7 @@ def load_config(instance_path, overrides=None):
         "MAIL_USE_TLS": env.get("MAIL_USE_TLS", "1") != "0",
         "MAIL_USERNAME": env.get("MAIL_USERNAME") or None,
         "MAIL_PASSWORD": env.get("MAIL_PASSWORD") or None,
-        "MAIL_FROM": env.get("MAIL_FROM", DEVELOPMENT_MAIL_FROM),
+        "MAIL_FROM": env.get("MAIL_FROM") or DEVELOPMENT_MAIL_FROM,
         "MAIL_QUEUE": env.get("MAIL_QUEUE", "mail"),
         "MAIL_MAX_ATTEMPTS": int(env.get("MAIL_MAX_ATTEMPTS", "25")),
         # The token lives as long as the session: an editor who spends an

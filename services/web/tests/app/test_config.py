@@ -135,6 +135,7 @@ def test_production_with_strong_settings_starts_with_secure_cookies(
     "missing",
     [
         {},
+        {"APP_BASE_URL": "", "MAIL_FROM": ""},  # .env.prod.example as it comes
         {"APP_BASE_URL": "https://docdraft.example.org"},
         {"MAIL_FROM": "D <d@docdraft.example.org>"},
     ],
