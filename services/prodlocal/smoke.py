@@ -297,6 +297,24 @@ def check_forwarded_for():
     return proxy
 
 
+def check_mail_sent(timeout=60):
+    """The walk's approvals and assignment were mailed: the mailer took each
+    from the outbox and sent it (to the log: prod-local sets no MAIL_SERVER)."""
+    import psycopg
+
+    deadline = time.monotonic() + timeout
+    while True:
+        with psycopg.connect(os.environ["DATABASE_URL"]) as connection:
+            rows = connection.execute(
+                "SELECT status, count(*) FROM mail_outbox GROUP BY status"
+            )
+            counts = dict(rows.fetchall())
+        if counts.get("sent") and set(counts) == {"sent"}:
+            return counts["sent"]
+        assert time.monotonic() < deadline, f"mail not sent: {counts}"
+        time.sleep(1)
+
+
 def check_program_users(state):
     """Started as root, nginx's workers run as prod-local's own user, and so do
     gunicorn and Celery where it can run the venv's Python (APP_USER says
@@ -309,7 +327,7 @@ def check_program_users(state):
         "nginx workers": pwd.getpwnam(os.environ["RUN_USER"]).pw_uid,
         "web": pwd.getpwnam(os.environ["APP_USER"]).pw_uid,
     }
-    expected["worker"] = expected["beat"] = expected["web"]
+    expected["worker"] = expected["beat"] = expected["mailer"] = expected["web"]
     # Root only by run.sh's stated fallback: a checkout its user cannot reach.
     fallback = os.environ["RUN_USER"] == "root"
     assert fallback or expected["nginx workers"] != 0, "nginx's workers as root"
@@ -369,6 +387,7 @@ def main(base, certificate, admin_email, admin_password):
         "tls12_cipher": check_http09_and_ciphers(base, certificate),
         "trusted_proxy": check_forwarded_for(),
         "program_users": check_program_users(os.environ["PROD_LOCAL_STATE"]),
+        "mail_sent": check_mail_sent(),
     }
     results["seconds"] = round(time.monotonic() - started, 1)
     print(json.dumps(results))
