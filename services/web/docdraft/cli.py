@@ -96,6 +96,8 @@ def serve_command(host, port):
     """Development server (one process) with the in-process worker started."""
     from .jobs import dispatch
 
+    if not os.environ.get("APP_BASE_URL"):  # links in mail: this server
+        current_app.config["APP_BASE_URL"] = f"http://{host}:{port}"
     dispatch.start_worker(current_app)  # recover queued jobs, warm the model now
     # Not app.run(): the flask CLI refuses to block inside a command.
     run_simple(host, port, current_app._get_current_object(), threaded=True)

@@ -6,7 +6,7 @@ enumeration, single use, expiry, every session ended).
 
 from flask import current_app, flash, redirect, render_template, request, url_for
 from wtforms import StringField
-from wtforms.validators import DataRequired, Email, Length, ValidationError
+from wtforms.validators import DataRequired, Length, Regexp, ValidationError
 
 from ..extensions import limiter
 from ..forms import AppForm, confirm_field, form_status, new_password_field
@@ -23,7 +23,16 @@ INVALID_LINK = "This link does not work: it has expired, or it was used already.
 
 
 class ResetRequestForm(AppForm):
-    email = StringField("Email", [DataRequired(), Length(max=EMAIL_MAX), Email()])
+    # An address to look up, not a new one: what login takes, if it has the
+    # shape of an address (accounts made by the CLI may use any domain).
+    email = StringField(
+        "Email",
+        [
+            DataRequired(),
+            Length(max=EMAIL_MAX),
+            Regexp(r"^[^@\s]+@[^@\s]+$", message="Invalid email address."),
+        ],
+    )
 
 
 class NewPasswordForm(AppForm):

@@ -324,6 +324,20 @@ def test_a_refused_request_shows_the_address_and_the_error(browser):
     assert 'value="not an address"' in page and "Invalid email address." in page
 
 
+def test_an_account_on_a_special_use_domain_gets_its_link(
+    mail_app,
+    browser,
+    make_user,
+    smtp_server,  # noqa: F811
+):
+    """The form looks an address up; it does not judge a new one: accounts
+    made by the CLI may use any domain (seed-demo's .local)."""
+    _, email = make_user(email="sponsor@demo.local")
+    assert ask_for_link(browser, email).status_code == 302
+    deliver(mail_app)
+    assert choose(browser, link_in(smtp_server, email)).status_code == 302
+
+
 def test_the_login_page_links_to_reset(browser):
     assert 'href="/reset"' in browser.get("/login").get_data(as_text=True)
 
