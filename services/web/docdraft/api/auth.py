@@ -10,15 +10,20 @@ Flask-Login's per-request slot (`g._login_user`), without a session.
 import logging
 
 from flask import current_app, g, request
+from flask_login import current_user
 
 from .. import audit
+from ..access import get_document_for
 from ..extensions import login_manager
-from ..models import TokenScope
+from ..models import Role, TokenScope
 from ..services.tokens import find_token, record_use
 from .errors import api_error
 
 log = logging.getLogger("docdraft.api")
 READ_METHODS = {"GET", "HEAD", "OPTIONS"}
+ADMINS_HAVE_NO_DOCUMENTS = (
+    "Admins decide who gets in; documents belong to sponsors and their editors."
+)
 
 
 def public(view):
@@ -66,9 +71,9 @@ def authenticate():
         )
     user = token.user
     if not user.is_approved:
-        _deny(f"account {user.status.value}", f"Your account is {user.status.value}.")
+        deny(f"account {user.status.value}", f"Your account is {user.status.value}.")
     if token.scope == TokenScope.read and request.method not in READ_METHODS:
-        _deny(
+        deny(
             "read-only token",
             "This token's scope is read: it may only GET. Make a write token "
             "for changes.",
@@ -76,7 +81,8 @@ def authenticate():
     record_use(token, request.remote_addr)
 
 
-def _deny(reason, message):
+def deny(reason, message):
+    """Log and audit a refusal as the pages' `access.deny` does, then 403."""
     log.warning(
         "denied %s %s to user %s: %s",
         request.method,
@@ -88,3 +94,17 @@ def _deny(reason, message):
         "denied", actor=g._login_user, detail=f"{audit.request_route()}: {reason}"
     )
     api_error(403, message=message)
+
+
+def refuse_admins():
+    """Admins manage people, not documents: 403, as every document page
+    answers them."""
+    if current_user.role == Role.admin:
+        deny("admins work on no document", ADMINS_HAVE_NO_DOCUMENTS)
+
+
+def document_for(document_id):
+    """The document as the pages find it (admins refused; one the user
+    cannot see is 404)."""
+    refuse_admins()
+    return get_document_for(current_user, document_id)

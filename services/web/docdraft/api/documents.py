@@ -5,12 +5,13 @@ import math
 from flask_login import current_user
 from sqlalchemy import func, select
 
-from ..access import documents_visible_to, get_document_for
+from ..access import documents_visible_to
 from ..extensions import db
 from ..models import Document, Role
 from ..services.documents import InvalidEditor, create_document, save_document
 from ..services.guard import Conflict, WrongActor
 from . import bp
+from .auth import document_for, refuse_admins
 from .errors import api_error
 from .schemas import (
     DocumentCreate,
@@ -29,7 +30,8 @@ TAGS = ["documents"]
 @spec.validate(resp=responses(HTTP_200=DocumentList), tags=TAGS)
 def list_documents(query: DocumentQuery):
     """The documents the token's user sees: a sponsor's own, an editor's
-    assigned ones (admins see none, as on the pages), newest change first."""
+    assigned ones, newest change first (admins: 403, as on the pages)."""
+    refuse_admins()
     documents = _filtered(documents_visible_to(current_user), query.state)
     total = db.session.scalar(select(func.count()).select_from(documents.subquery()))
     pages = max(1, math.ceil(total / query.per_page))
@@ -86,7 +88,7 @@ def create(json: DocumentCreate):
 @spec.validate(resp=responses(404, HTTP_200=DocumentOut), tags=TAGS)
 def get_document(document_id):
     """One document (404 when it is not the user's to see)."""
-    return DocumentOut.of(get_document_for(current_user, document_id))
+    return DocumentOut.of(document_for(document_id))
 
 
 @bp.patch("/documents/<int:document_id>")
@@ -95,7 +97,7 @@ def update_document(document_id, json: DocumentUpdate):
     """Save a change made on `base_revision` (a new revision when the body or
     the name changes). 409 when the document moved on since, or is locked:
     nothing is saved, and `current_revision` says where it is now."""
-    document = get_document_for(current_user, document_id)
+    document = document_for(document_id)
     sponsor_only = json.editor_id is not None or json.train_consent is not None
     if sponsor_only and current_user.id != document.sponsor_id:
         api_error(403, message="Only the sponsor reassigns or changes consent.")

@@ -7,14 +7,13 @@ from spectree import Response
 from spectree.utils import get_model_key
 
 from .. import words
-from ..access import get_document_for
 from ..documents import routes as document_pages
 from ..extensions import limiter
 from ..services import review
 from ..services.guard import Conflict, WrongActor
 from ..services.timeline import TIMELINE_PAGE_SIZE, timeline_page
 from . import bp
-from .auth import request_token
+from .auth import document_for, request_token
 from .errors import ErrorBody, api_error
 from .schemas import DocumentOut
 from .schemas_review import (
@@ -44,7 +43,7 @@ def review_action(document_id, json: ReviewRequest):
     submit and reopen (the sponsor), approve and request_changes (the
     editor). 403 for the other role's action; 409 for an action the state
     does not allow, or when the document moved on or is archived."""
-    document = get_document_for(current_user, document_id)
+    document = document_for(document_id)
     try:
         review.transition(
             document, current_user, json.action, json.base_revision, json.comment
@@ -74,7 +73,7 @@ def comment(document_id, json: CommentRequest):
     """Comment on the document (its sponsor or editor), on `base_revision`
     (default: the latest). 409 on an archived document; 429 past
     RATELIMIT_COMMENT per user."""
-    document = get_document_for(current_user, document_id)
+    document = document_for(document_id)
     if json.base_revision and document.revision_number(json.base_revision) is None:
         api_error(
             422, fields={"base_revision": ["This document has no such revision."]}
@@ -92,7 +91,7 @@ def comment(document_id, json: CommentRequest):
 @spec.validate(resp=responses(404, HTTP_200=Timeline), tags=TAGS)
 def timeline(document_id, query: TimelineQuery):
     """Everything done to the document, newest first, a page at a time."""
-    document = get_document_for(current_user, document_id)
+    document = document_for(document_id)
     found = timeline_page(document, query.page)
     return Timeline(
         events=[EventOut.of(event) for event in found.events],
@@ -107,7 +106,7 @@ def timeline(document_id, query: TimelineQuery):
 @spec.validate(resp=responses(404, HTTP_200=DiffOut), tags=TAGS)
 def diff(document_id, query: DiffQuery):
     """The word diff from revision `from` to revision `to`."""
-    document = get_document_for(current_user, document_id)
+    document = document_for(document_id)
     old = document.revision_number(query.from_)
     new = document.revision_number(query.to)
     if old is None or new is None:

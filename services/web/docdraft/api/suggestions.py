@@ -4,7 +4,6 @@ the same services and checks as the document page's buttons."""
 from flask_login import current_user
 from sqlalchemy import select
 
-from ..access import get_document_for
 from ..extensions import db
 from ..jobs.queue import queue_position
 from ..models import Autodoc, Revision
@@ -12,6 +11,7 @@ from ..services import suggestions
 from ..services.guard import Conflict
 from ..services.quota import QuotaExceeded
 from . import bp
+from .auth import document_for, refuse_admins
 from .errors import api_error
 from .schemas import DocumentOut
 from .schemas_review import (
@@ -39,7 +39,7 @@ def refuse_conflict(conflict):
 def list_suggestions(document_id, query: SuggestionQuery):
     """The suggestions of one revision (default: the latest), oldest first,
     with where each waiting one stands in the queue."""
-    document = get_document_for(current_user, document_id)
+    document = document_for(document_id)
     revision = document.latest_revision
     if query.revision is not None:
         revision = document.revision_number(query.revision)
@@ -66,7 +66,7 @@ def request_suggestion(document_id, json: SuggestionRequest):
     409 when `base_revision` is not the latest, the document is locked, or a
     suggestion for it is still being written; 429 when the document's
     sponsor has the most waiting suggestions allowed (nothing is queued)."""
-    document = get_document_for(current_user, document_id)
+    document = document_for(document_id)
     shown = document.latest_revision.autodoc
     try:
         suggestion = suggestions.request_suggestion(
@@ -119,6 +119,7 @@ def dismiss(suggestion_id, json: SuggestionAction):
 def _suggestion_for(suggestion_id):
     """The suggestion and its document, found through the document, so that
     one of a document the user cannot see is 404 like a missing one."""
+    refuse_admins()
     document_id = db.session.scalar(
         select(Revision.document_id)
         .join(Autodoc, Autodoc.revision_id == Revision.id)
@@ -126,5 +127,5 @@ def _suggestion_for(suggestion_id):
     )
     if document_id is None:
         api_error(404)
-    document = get_document_for(current_user, document_id)
+    document = document_for(document_id)
     return document, db.session.get(Autodoc, suggestion_id)

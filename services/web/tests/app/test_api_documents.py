@@ -1,8 +1,10 @@
 """/api/v1/documents: the pages' rules, through the same services."""
 
 import pytest
+from sqlalchemy import func, select
 
-from docdraft.models import Role
+from docdraft.extensions import db
+from docdraft.models import Autodoc, Role
 
 from .test_api_core import assert_error, bearer, issue_token
 
@@ -77,12 +79,33 @@ def test_list_pages_and_filters(api, sponsor, editor, create_document):
 
 def test_strangers_get_404(api, sponsor, editor, login_as, create_document):
     document_id = create_document(sponsor, editor.user_id)
-    for role in (Role.sponsor, Role.editor, Role.admin):
+    for role in (Role.sponsor, Role.editor):
         stranger = api(login_as(role).user_id)
         url = f"/api/v1/documents/{document_id}"
         assert_error(stranger.get(url), 404, "not_found")
         response = stranger.patch(url, json={"base_revision": 1, "body": "mine"})
         assert_error(response, 404, "not_found")
+
+
+def test_admins_get_403_on_documents_as_on_the_pages(
+    app, api, sponsor, editor, admin, create_document
+):
+    document_id = create_document(sponsor, editor.user_id)
+    with app.app_context():
+        suggestion_id = db.session.scalar(select(func.max(Autodoc.id)))
+    client = api(admin.user_id)
+    for method, url in [
+        ("get", "/api/v1/documents"),
+        ("get", f"/api/v1/documents/{document_id}"),
+        ("get", "/api/v1/documents/999999"),
+        ("get", f"/api/v1/documents/{document_id}/timeline"),
+        ("post", f"/api/v1/suggestions/{suggestion_id}/dismiss"),
+    ]:
+        response = getattr(client, method)(url, json={"base_revision": 1})
+        assert_error(response, 403, "forbidden")
+        assert "Admins decide who gets in" in response.get_json()["error"]["message"]
+    # The pages answer the same.
+    assert admin.get(f"/documents/{document_id}").status_code == 403
 
 
 def test_patch_saves_a_revision_and_a_stale_one_is_409(

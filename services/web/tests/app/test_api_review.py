@@ -239,7 +239,9 @@ def test_export_refusals(app, call, sponsor, login_as, drafted):
 def test_reads_need_a_token_and_a_visible_document(app, call, login_as, drafted, tail):
     assert_error(app.test_client().get(url(drafted, tail)), 401, "unauthorized")
     admin = login_as(Role.admin)
-    assert_error(call("GET", url(drafted, tail), admin.user_id), 404, "not_found")
+    assert_error(call("GET", url(drafted, tail), admin.user_id), 403, "forbidden")
+    stranger = login_as(Role.editor)
+    assert_error(call("GET", url(drafted, tail), stranger.user_id), 404, "not_found")
 
 
 def test_openapi_declares_the_export_as_text(client):
