@@ -4,14 +4,13 @@ Every lookup is by the user's own id, so another user's notification is
 simply not found (404), as documents are through access.get_document_for.
 """
 
-import math
 from dataclasses import dataclass
 
 from sqlalchemy import func, select, update
-from sqlalchemy.orm import selectinload
 
 from ..extensions import db
 from ..models import Notification, utcnow
+from ..paging import newest_first
 
 PAGE_SIZE = 20
 
@@ -40,18 +39,9 @@ def unread_count(user):
 def notification_page(user, page, size=PAGE_SIZE):
     """Page `page` of `user`'s notifications, newest first (a page past the
     last is the last)."""
-    mine = Notification.user_id == user.id
-    total = db.session.scalar(select(func.count()).where(mine))
-    pages = max(1, math.ceil(total / size))
-    page = min(page, pages)
-    rows = db.session.scalars(
-        select(Notification)
-        .where(mine)
-        .options(selectinload(Notification.actor))
-        .order_by(Notification.id.desc())
-        .limit(size)
-        .offset((page - 1) * size)
-    ).all()
+    rows, page, pages, total = newest_first(
+        Notification, Notification.user_id == user.id, page, size
+    )
     return NotificationPage(notifications=rows, page=page, pages=pages, total=total)
 
 
